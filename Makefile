@@ -1,0 +1,40 @@
+# Set-up on a fresh machine needs only Python 3.11+: every target builds the virtualenv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+
+.PHONY: run test lint format partitions clean-data
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python 3.11+ is needed (found $$($(PYTHON) --version))."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py maintain_partitions --verbosity 0
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@echo ""
+	@echo "Fleet telemetry on http://localhost:$(PORT)/  (admin: http://localhost:$(PORT)/admin/)"
+	@echo "  create an admin user:  $(BIN)/python manage.py createsuperuser"
+	@echo "  create an API key:     $(BIN)/python manage.py create_api_key --name NAME --role device|analyst"
+	@echo ""
+	exec $(BIN)/gunicorn -c gunicorn.conf.py fleet.wsgi
+
+test: $(VENV)/.installed
+	$(BIN)/pytest $(ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+partitions: $(VENV)/.installed
+	$(BIN)/python manage.py maintain_partitions

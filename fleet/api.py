@@ -1,0 +1,76 @@
+"""The API's error shape: {"status": <code>, "message": "<sentence>", "errors": {...}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+# How long a client should wait before retrying while the database is unreachable.
+RETRY_AFTER_SECONDS = 5
+
+
+class ApiError(exceptions.APIException):
+    """An error with an explicit status, message and per-field (or per-index) details."""
+
+    def __init__(self, status_code: int, message: str, errors: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.errors = errors or {}
+
+
+def error_body(status_code: int, message: str, errors: Any = None) -> dict[str, Any]:
+    return {"status": status_code, "message": message, "errors": errors or {}}
+
+
+def database_unavailable() -> JsonResponse:
+    response = JsonResponse(
+        error_body(503, "The database is unavailable; retry shortly."), status=503
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _message(detail: Any) -> str:
+    if isinstance(detail, list) and detail:
+        return _message(detail[0])
+    if isinstance(detail, dict) and detail:
+        return _message(next(iter(detail.values())))
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApiError):
+        return Response(
+            error_body(exc.status_code, exc.message, exc.errors), status=exc.status_code
+        )
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # Connection refused, server restarting, statement timeout: the client can retry.
+        logger.warning("database unavailable: %s", exc)
+        return Response(
+            error_body(503, "The database is unavailable; retry shortly."),
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        message = "The request is invalid; see errors."
+        errors = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+    else:
+        message = _message(detail.get("detail", detail) if isinstance(detail, dict) else detail)
+        errors = {}
+    response.data = error_body(response.status_code, message, errors)
+    return response

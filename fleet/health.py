@@ -1,0 +1,23 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpRequest, JsonResponse
+
+from fleet.api import database_unavailable
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is up and answering; says nothing about the database."""
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """The database answers a query; 503 with Retry-After when it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except (OperationalError, InterfaceError):
+        return database_unavailable()
+    return JsonResponse({"status": "ok", "database": "ok"})

@@ -1,0 +1,102 @@
+"""Telemetry storage: partitioned append-only history and one hot status row per device.
+
+History tables are range-partitioned by day on ts (see telemetry.partitions); their primary key
+(device id, ts) contains the partition key, as PostgreSQL requires, and is the dedupe key: a
+repeated (device, ts) is a duplicate. It is led by the device id so the same key works when the
+table is distributed by device id (Citus).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from psqlextra.models import PostgresPartitionedModel
+from psqlextra.types import PostgresPartitioningMethod
+
+from fleet.models import DEVICE_ID_MAX_LENGTH, Meter, Vehicle
+
+# kWh of one interval. NUMERIC, not float: the AC side is what the operator is billed for, and
+# sums over millions of readings must come out exact.
+ENERGY_MAX_DIGITS = 12
+ENERGY_DECIMAL_PLACES = 6
+
+
+def energy_field() -> models.DecimalField:
+    return models.DecimalField(max_digits=ENERGY_MAX_DIGITS, decimal_places=ENERGY_DECIMAL_PLACES)
+
+
+class VehicleTelemetry(PostgresPartitionedModel):
+    """One vehicle / DC charger reading: energy delivered into the battery in that interval."""
+
+    pk = models.CompositePrimaryKey("vehicle_id", "ts")
+    # No foreign key: history is append-only at volume and an FK check per row costs a lookup;
+    # ingestion registers the device in the same transaction.
+    vehicle_id = models.CharField(max_length=DEVICE_ID_MAX_LENGTH)
+    ts = models.DateTimeField()
+    soc = models.FloatField()
+    kwh_delivered_dc = energy_field()
+    battery_temp = models.FloatField()
+    received_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class PartitioningMeta:
+        method = PostgresPartitioningMethod.RANGE
+        key = ["ts"]
+
+    class Meta:
+        db_table = "vehicle_telemetry"
+
+
+class MeterTelemetry(PostgresPartitionedModel):
+    """One smart meter reading: AC energy drawn from the grid in that interval (billing source)."""
+
+    pk = models.CompositePrimaryKey("meter_id", "ts")
+    meter_id = models.CharField(max_length=DEVICE_ID_MAX_LENGTH)
+    ts = models.DateTimeField()
+    kwh_consumed_ac = energy_field()
+    voltage = models.FloatField()
+    received_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class PartitioningMeta:
+        method = PostgresPartitioningMethod.RANGE
+        key = ["ts"]
+
+    class Meta:
+        db_table = "meter_telemetry"
+
+
+class CurrentVehicleStatus(models.Model):
+    """The newest reading of each vehicle: operational reads never touch history."""
+
+    vehicle = models.OneToOneField(
+        Vehicle, primary_key=True, on_delete=models.CASCADE, related_name="status"
+    )
+    ts = models.DateTimeField()
+    soc = models.FloatField()
+    kwh_delivered_dc = energy_field()
+    battery_temp = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "current_vehicle_status"
+        verbose_name_plural = "current vehicle status"
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} at {self.ts.isoformat()}"
+
+
+class CurrentMeterStatus(models.Model):
+    """The newest reading of each meter."""
+
+    meter = models.OneToOneField(
+        Meter, primary_key=True, on_delete=models.CASCADE, related_name="status"
+    )
+    ts = models.DateTimeField()
+    kwh_consumed_ac = energy_field()
+    voltage = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "current_meter_status"
+        verbose_name_plural = "current meter status"
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} at {self.ts.isoformat()}"
