@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
@@ -120,6 +121,14 @@ class ApiKey(AbstractAPIKey):
                 name="api_key_only_device_keys_bound",
             ),
         ]
+
+    def clean(self) -> None:
+        # The same rules as the check constraints, as form errors instead of IntegrityErrors.
+        super().clean()
+        if self.vehicle_id and self.meter_id:
+            raise ValidationError("A key can be bound to a vehicle or to a meter, not both.")
+        if (self.vehicle_id or self.meter_id) and self.role != self.Role.DEVICE:
+            raise ValidationError("Only device keys can be bound to a device.")
 
     @property
     def bound_device(self) -> tuple[str, str] | None:
