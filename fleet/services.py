@@ -54,12 +54,14 @@ def _lock_devices(vehicle_id: str, meter_id: str | None) -> None:
 
     Every map change holds the locks of the devices whose rows it inserts, so no two changes
     can insert overlapping rows for the same device. Vehicles are always locked before meters,
-    so two changes cannot wait on each other in a cycle.
+    so two changes cannot wait on each other in a cycle. FOR NO KEY UPDATE, not FOR UPDATE:
+    ingestion's foreign-key checks take FOR KEY SHARE on the same rows and must not queue
+    behind an operator's re-map.
     """
     register_devices(vehicle_ids=[vehicle_id], meter_ids=[meter_id] if meter_id else [])
-    Vehicle.objects.select_for_update().filter(pk=vehicle_id).get()
+    Vehicle.objects.select_for_update(no_key=True).filter(pk=vehicle_id).get()
     if meter_id:
-        Meter.objects.select_for_update().filter(pk=meter_id).get()
+        Meter.objects.select_for_update(no_key=True).filter(pk=meter_id).get()
 
 
 def _overlapping(q: Q, valid_from: datetime, valid_to: datetime | None) -> list[VehicleMeterMap]:

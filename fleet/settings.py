@@ -155,6 +155,13 @@ TELEMETRY_BACKFILL_DAYS: int = env.int("TELEMETRY_BACKFILL_DAYS", default=35)
 TELEMETRY_PRECREATE_DAYS: int = env.int("TELEMETRY_PRECREATE_DAYS", default=7)
 TELEMETRY_RETENTION_DAYS: int | None = env.int("TELEMETRY_RETENTION_DAYS", default=None)
 
+# Ingestion limits. A reading's energy is that of one interval (since the device's previous
+# reading); more than this in one interval is a broken counter, not a charge.
+TELEMETRY_MAX_BATCH: int = env.int("TELEMETRY_MAX_BATCH", default=5_000)
+TELEMETRY_MAX_BODY_BYTES: int = env.int("TELEMETRY_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+TELEMETRY_MAX_FUTURE_SECONDS: int = env.int("TELEMETRY_MAX_FUTURE_SECONDS", default=300)
+TELEMETRY_MAX_INTERVAL_KWH: float = env.float("TELEMETRY_MAX_INTERVAL_KWH", default=1_000.0)
+
 # Efficiency below this flags a vehicle (hardware fault or leakage).
 EFFICIENCY_ALERT_THRESHOLD: float = env.float("EFFICIENCY_ALERT_THRESHOLD", default=0.85)
 

@@ -100,3 +100,41 @@ class CurrentMeterStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter_id} at {self.ts.isoformat()}"
+
+
+class VehicleHourly(models.Model):
+    """Per vehicle and hour: DC energy, battery temperature sum and reading count.
+
+    Maintained by ingestion in the same transaction as the history INSERT, from the rows that
+    INSERT actually stored, so duplicates are never added twice and late readings land in their
+    own hour. The fleet view reads these instead of scanning raw history.
+    """
+
+    pk = models.CompositePrimaryKey("vehicle_id", "hour")
+    vehicle_id = models.CharField(max_length=DEVICE_ID_MAX_LENGTH)
+    hour = models.DateTimeField()
+    kwh_dc = models.DecimalField(max_digits=18, decimal_places=ENERGY_DECIMAL_PLACES)
+    battery_temp_sum = models.FloatField()
+    readings = models.IntegerField()
+
+    class Meta:
+        db_table = "vehicle_hourly"
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} {self.hour.isoformat()}"
+
+
+class MeterHourly(models.Model):
+    """Per meter and hour: AC energy and reading count (see VehicleHourly)."""
+
+    pk = models.CompositePrimaryKey("meter_id", "hour")
+    meter_id = models.CharField(max_length=DEVICE_ID_MAX_LENGTH)
+    hour = models.DateTimeField()
+    kwh_ac = models.DecimalField(max_digits=18, decimal_places=ENERGY_DECIMAL_PLACES)
+    readings = models.IntegerField()
+
+    class Meta:
+        db_table = "meter_hourly"
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.hour.isoformat()}"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from fleet.models import ApiKey, Meter, Vehicle
 from fleet.services import create_api_key
@@ -30,3 +35,50 @@ def make_key(
 
 def auth_header(key: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Api-Key {key}"}
+
+
+# --- readings as devices post them ---
+
+TELEMETRY_URL = "/v1/telemetry"
+
+
+def at(minutes_ago: int) -> datetime:
+    return timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=minutes_ago)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def vehicle(vehicle_id: str = "VH001", ts: datetime | None = None, **over: Any) -> dict[str, Any]:
+    reading = {
+        "vehicleId": vehicle_id,
+        "soc": 85.5,
+        "kwhDeliveredDc": 12.3,
+        "batteryTemp": 25.0,
+        "timestamp": iso(ts or at(10)),
+    }
+    reading.update(over)
+    return reading
+
+
+def meter(meter_id: str = "MT001", ts: datetime | None = None, **over: Any) -> dict[str, Any]:
+    reading = {
+        "meterId": meter_id,
+        "kwhConsumedAc": 13.1,
+        "voltage": 229.8,
+        "timestamp": iso(ts or at(10)),
+    }
+    reading.update(over)
+    return reading
+
+
+def post(
+    client: APIClient, key: str | None, body: Any, raw: bytes | None = None, **headers: str
+) -> Any:
+    """POST a body (or raw bytes) to the ingestion endpoint as a device would."""
+    data = raw if raw is not None else json.dumps(body).encode()
+    if key is not None:
+        headers["HTTP_AUTHORIZATION"] = f"Api-Key {key}"
+    headers.setdefault("content_type", "application/json")
+    return client.generic("POST", TELEMETRY_URL, data, **headers)

@@ -1,0 +1,75 @@
+"""Reading a JSON request body within limits: content type, gzip, size before and after."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+from django.http import HttpRequest
+
+from fleet.api import ApiError
+
+_READ_CHUNK = 64 * 1024
+
+
+def _read_limited(request: HttpRequest, limit: int) -> bytes:
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(declared)
+    except ValueError:
+        raise ApiError(400, "Content-Length is not a number.") from None
+    if length > limit:
+        raise ApiError(413, f"The body is {length} bytes; the limit is {limit} bytes.")
+    # Read through the stream (not request.body) so the limit is ours, not
+    # DATA_UPLOAD_MAX_MEMORY_SIZE's, and never more than limit + 1 bytes are buffered.
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = request.read(_READ_CHUNK)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise ApiError(413, f"The body is larger than the limit of {limit} bytes.")
+    return b"".join(chunks)
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise ApiError(400, f"The body is not valid gzip ({exc}).") from None
+    if len(out) > limit:
+        raise ApiError(
+            413,
+            f"The body decompresses to more than the limit of {limit} bytes; send smaller batches.",
+        )
+    if not inflater.eof:
+        raise ApiError(400, "The gzip body is truncated.")
+    return out
+
+
+def read_json_body(request: HttpRequest, limit: int) -> Any:
+    """The parsed JSON body, or an ApiError (400, 413, 415) a device engineer can act on."""
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ApiError(
+            415, f"Send Content-Type: application/json (got {content_type or 'none'!r})."
+        )
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise ApiError(415, f"Content-Encoding {encoding!r} is not supported; use gzip or none.")
+    data = _read_limited(request, limit)
+    if encoding == "gzip":
+        data = _gunzip(data, limit)
+    if not data.strip():
+        raise ApiError(400, "The body is empty; send one reading object or an array of them.")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(
+            400,
+            f"The body is not valid JSON ({exc}). NaN and Infinity are not JSON numbers.",
+        ) from None
