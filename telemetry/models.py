@@ -119,6 +119,15 @@ class VehicleHourly(models.Model):
 
     class Meta:
         db_table = "vehicle_hourly"
+        indexes = [
+            # The fleet view sums every vehicle over a range of hours: an index-only scan on
+            # hour instead of a walk of the whole (vehicle_id, hour) primary key.
+            models.Index(
+                fields=["hour"],
+                include=["vehicle_id", "kwh_dc", "battery_temp_sum", "readings"],
+                name="vehicle_hourly_hour_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} {self.hour.isoformat()}"

@@ -1,0 +1,115 @@
+"""Reads of the analytics side: per-vehicle performance, the fleet view, chart series."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from django.conf import settings
+
+from analytics import queries
+from analytics.windows import Window
+from fleet.api import ApiError
+from fleet.models import Vehicle
+from fleet.selectors import meters_during
+
+EFFICIENCY_PLACES = Decimal("0.0001")
+TEMP_PLACES = Decimal("0.01")
+
+
+def efficiency(dc: Decimal, ac: Decimal) -> float | None:
+    """DC / AC to 4 places (banker's rounding, so the same sums always print the same), or
+    None without AC. Not clamped: above 1 means a meter or mapping is wrong, and must show."""
+    if not ac:
+        return None
+    return float((dc / ac).quantize(EFFICIENCY_PLACES, rounding=ROUND_HALF_EVEN))
+
+
+def _kwh(value: Decimal) -> float:
+    return float(value)
+
+
+def _temp(value: float | None) -> float | None:
+    if value is None:
+        return None
+    return float(Decimal(value).quantize(TEMP_PLACES, rounding=ROUND_HALF_EVEN))
+
+
+def _require_vehicle(vehicle_id: str) -> None:
+    if not Vehicle.objects.filter(pk=vehicle_id).exists():
+        raise ApiError(404, f"Vehicle {vehicle_id} is not known.")
+
+
+def vehicle_performance(vehicle_id: str, window: Window) -> dict[str, Any]:
+    """Exact totals of one vehicle over the window, from raw history (partition-pruned)."""
+    _require_vehicle(vehicle_id)
+    dc = queries.vehicle_dc(vehicle_id, window.start, window.end)
+    ac = queries.vehicle_ac(vehicle_id, window.start, window.end)
+    meters = list(
+        dict.fromkeys(
+            span.meter_id
+            for span in meters_during(vehicle_id=vehicle_id, start=window.start, end=window.end)
+        )
+    )
+    return {
+        "total_dc": _kwh(dc.kwh),
+        "total_ac": _kwh(ac.kwh),
+        "efficiency": efficiency(dc.kwh, ac.kwh),
+        "avg_battery_temp": _temp(dc.avg_battery_temp),
+        "vehicleId": vehicle_id,
+        "from": window.start,
+        "to": window.end,
+        "readings": {"vehicle": dc.readings, "meter": ac.readings},
+        "meters": meters,
+    }
+
+
+@dataclass(frozen=True)
+class FleetPage:
+    count: int
+    results: list[dict[str, Any]]
+
+
+def fleet_efficiency(window: Window, *, flagged_only: bool, page: int, page_size: int) -> FleetPage:
+    """Every vehicle with readings in the (whole-hour) window, worst efficiency first."""
+    threshold = settings.EFFICIENCY_ALERT_THRESHOLD
+    total, rows = queries.fleet_page(
+        window.start,
+        window.end,
+        threshold=threshold,
+        flagged_only=flagged_only,
+        limit=page_size,
+        offset=(page - 1) * page_size,
+    )
+    results = []
+    for row in rows:
+        results.append(
+            {
+                "vehicleId": row.vehicle_id,
+                "total_dc": _kwh(row.total_dc),
+                "total_ac": _kwh(row.total_ac),
+                "efficiency": efficiency(row.total_dc, row.total_ac),
+                "avg_battery_temp": _temp(row.avg_battery_temp),
+                "readings": {"vehicle": row.vehicle_readings, "meter": row.meter_readings},
+                "flagged": row.ratio is not None and row.ratio < Decimal(str(threshold)),
+            }
+        )
+    return FleetPage(total, results)
+
+
+def vehicle_series(vehicle_id: str, window: Window) -> list[dict[str, Any]]:
+    """Per-hour dc, ac and efficiency of one vehicle for charts (every hour, zeros included)."""
+    _require_vehicle(vehicle_id)
+    return [
+        {
+            "hour": hour,
+            "dc": _kwh(dc),
+            "ac": _kwh(ac),
+            "efficiency": efficiency(dc, ac),
+            "readings": {"vehicle": n_dc, "meter": n_ac},
+        }
+        for hour, dc, ac, n_dc, n_ac in queries.vehicle_hourly_series(
+            vehicle_id, window.start, window.end
+        )
+    ]
