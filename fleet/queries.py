@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.db import connection
 from psycopg import sql
 
-from fleet.models import Meter, Vehicle
+from fleet.models import Meter, Vehicle, VehicleMeterMap
 
 
 def _table(model: type[Vehicle] | type[Meter]) -> sql.Identifier:
@@ -29,4 +30,31 @@ def insert_missing_devices(model: type[Vehicle] | type[Meter], device_ids: Seque
     ).format(table=_table(model))
     with connection.cursor() as cursor:
         cursor.execute(query, [sorted(set(device_ids))])
+        return len(cursor.fetchall())
+
+
+def lock_devices(model: type[Vehicle] | type[Meter], device_ids: Sequence[str]) -> None:
+    """FOR NO KEY UPDATE on many devices, in id order (the order every map change uses)."""
+    query = sql.SQL(
+        "SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
+    ).format(table=_table(model))
+    with connection.cursor() as cursor:
+        cursor.execute(query, [list(device_ids)])
+
+
+def close_open_mappings(ends: dict[int, datetime]) -> int:
+    """Set valid_to on open map rows, many at once; returns how many were closed.
+
+    "valid_to IS NULL" keeps it from ever moving an end that a concurrent change set first.
+    """
+    if not ends:
+        return 0
+    ids = sorted(ends)
+    query = sql.SQL(
+        "UPDATE {table} AS m SET valid_to = c.valid_to "
+        "FROM unnest(%s::bigint[], %s::timestamptz[]) AS c(id, valid_to) "
+        "WHERE m.id = c.id AND m.valid_to IS NULL RETURNING m.id"
+    ).format(table=sql.Identifier(VehicleMeterMap._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(query, [ids, [ends[i] for i in ids]])
         return len(cursor.fetchall())

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "psqlextra",
     "rest_framework",
     "rest_framework_api_key",
+    "import_export",
     "fleet",
     "telemetry",
     "analytics",
@@ -161,6 +162,9 @@ TELEMETRY_MAX_BATCH: int = env.int("TELEMETRY_MAX_BATCH", default=5_000)
 TELEMETRY_MAX_BODY_BYTES: int = env.int("TELEMETRY_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 TELEMETRY_MAX_FUTURE_SECONDS: int = env.int("TELEMETRY_MAX_FUTURE_SECONDS", default=300)
 TELEMETRY_MAX_INTERVAL_KWH: float = env.float("TELEMETRY_MAX_INTERVAL_KWH", default=1_000.0)
+
+# The map import applies every row or none (the admin's confirm step rolls back on any error).
+IMPORT_EXPORT_USE_TRANSACTIONS = True
 
 # Efficiency below this flags a vehicle (hardware fault or leakage).
 EFFICIENCY_ALERT_THRESHOLD: float = env.float("EFFICIENCY_ALERT_THRESHOLD", default=0.85)

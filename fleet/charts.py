@@ -1,0 +1,96 @@
+"""Server-side SVG charts for the admin: no JavaScript, no CDN, works offline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float | None
+    flagged: bool
+
+
+def efficiency_bars(bars: Sequence[Bar], threshold: float, width: int = 720) -> SafeString:
+    """Horizontal bars of efficiency (0-1.2) per vehicle, flagged ones red, threshold dashed."""
+    row, left, right = 18, 130, 50
+    height = max(1, len(bars)) * row + 30
+    scale = (width - left - right) / 1.2
+
+    def x(value: float) -> float:
+        return left + min(max(value, 0.0), 1.2) * scale
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img" aria-label="Efficiency per vehicle" class="fleet-chart">',
+        "<style>text{font:11px sans-serif;fill:#333}.ok{fill:#417690}.bad{fill:#ba2121}"
+        ".none{fill:#bbb}</style>",
+    ]
+    for i, bar in enumerate(bars):
+        y = 10 + i * row
+        label = escape(bar.label)
+        parts.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">{label}</text>')
+        if bar.value is None:
+            parts.append(f'<text x="{left + 4}" y="{y + 12}" class="none">no AC</text>')
+            continue
+        css = "bad" if bar.flagged else "ok"
+        parts.append(
+            f'<rect x="{left}" y="{y + 2}" width="{x(bar.value) - left:.1f}" height="{row - 5}" '
+            f'class="{css}"><title>{label}: {bar.value:.4f}</title></rect>'
+        )
+        parts.append(f'<text x="{x(bar.value) + 4:.1f}" y="{y + 12}">{bar.value:.4f}</text>')
+    tx = x(threshold)
+    parts.append(
+        f'<line x1="{tx:.1f}" y1="4" x2="{tx:.1f}" y2="{height - 18}" stroke="#ba2121" '
+        'stroke-dasharray="4 3"/>'
+    )
+    parts.append(
+        f'<text x="{tx:.1f}" y="{height - 4}" text-anchor="middle">threshold {threshold:g}</text>'
+    )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
+def hourly_energy(
+    hours: Sequence[tuple[datetime, float, float]], width: int = 720, height: int = 200
+) -> SafeString:
+    """Paired columns of DC (blue) and AC (grey) kWh per hour."""
+    left, bottom, top = 40, 24, 10
+    n = max(1, len(hours))
+    peak = max([max(dc, ac) for _, dc, ac in hours] + [0.001])
+    slot = (width - left - 10) / n
+    plot = height - bottom - top
+
+    def h(value: float) -> float:
+        return value / peak * plot
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'role="img" aria-label="DC and AC energy per hour" class="hourly-chart">',
+        "<style>text{font:10px sans-serif;fill:#333}.dc{fill:#417690}.ac{fill:#bbb}</style>",
+        f'<text x="4" y="{top + 8}">{peak:.2f} kWh</text>',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" '
+        'stroke="#999"/>',
+    ]
+    for i, (hour, dc, ac) in enumerate(hours):
+        x0 = left + i * slot
+        w = max(1.0, slot / 2 - 1)
+        base = height - bottom
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{base - h(ac):.1f}" width="{w:.1f}" height="{h(ac):.1f}" '
+            f'class="ac"><title>{hour:%H:00} AC {ac:.3f} kWh</title></rect>'
+        )
+        parts.append(
+            f'<rect x="{x0 + w:.1f}" y="{base - h(dc):.1f}" width="{w:.1f}" height="{h(dc):.1f}" '
+            f'class="dc"><title>{hour:%H:00} DC {dc:.3f} kWh</title></rect>'
+        )
+        if i % max(1, n // 8) == 0:
+            parts.append(f'<text x="{x0:.1f}" y="{height - 8}">{hour:%d %H:00}</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
