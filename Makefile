@@ -38,3 +38,9 @@ format: $(VENV)/.installed
 
 partitions: $(VENV)/.installed
 	$(BIN)/python manage.py maintain_partitions
+
+# The benchmark (bench/): production server, floors and fleet-scale analytics in one run.
+# QUICK=1 for a small run (< 2 minutes); ARGS for options (`ARGS=--help`).
+.PHONY: bench
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench $(if $(filter 1 yes true,$(QUICK)),--quick) $(ARGS)

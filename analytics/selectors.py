@@ -12,7 +12,6 @@ from analytics import queries
 from analytics.windows import Window
 from fleet.api import ApiError
 from fleet.models import Vehicle
-from fleet.selectors import meters_during
 
 EFFICIENCY_PLACES = Decimal("0.0001")
 TEMP_PLACES = Decimal("0.01")
@@ -43,15 +42,10 @@ def _require_vehicle(vehicle_id: str) -> None:
 
 def vehicle_performance(vehicle_id: str, window: Window) -> dict[str, Any]:
     """Exact totals of one vehicle over the window, from raw history (partition-pruned)."""
-    _require_vehicle(vehicle_id)
-    dc = queries.vehicle_dc(vehicle_id, window.start, window.end)
-    ac = queries.vehicle_ac(vehicle_id, window.start, window.end)
-    meters = list(
-        dict.fromkeys(
-            span.meter_id
-            for span in meters_during(vehicle_id=vehicle_id, start=window.start, end=window.end)
-        )
-    )
+    totals = queries.vehicle_totals(vehicle_id, window.start, window.end)
+    if not totals.known:
+        raise ApiError(404, f"Vehicle {vehicle_id} is not known.")
+    dc, ac = totals.dc, totals.ac
     return {
         "total_dc": _kwh(dc.kwh),
         "total_ac": _kwh(ac.kwh),
@@ -61,7 +55,7 @@ def vehicle_performance(vehicle_id: str, window: Window) -> dict[str, Any]:
         "from": window.start,
         "to": window.end,
         "readings": {"vehicle": dc.readings, "meter": ac.readings},
-        "meters": meters,
+        "meters": totals.meters,
     }
 
 

@@ -16,6 +16,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from fleet import queries
 from fleet.models import ApiKey
 
 KEYWORD = "Api-Key"
@@ -48,7 +49,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             )
         raw = header[1].decode(errors="replace")
         prefix, dot, _ = raw.partition(".")
-        key = ApiKey.objects.filter(prefix=prefix, revoked=False).first() if dot else None
+        key = queries.usable_api_key(prefix) if dot else None
         if key is None or not key.is_valid(raw):
             raise exceptions.AuthenticationFailed("The API key is not valid.")
         if key.has_expired:

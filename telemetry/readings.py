@@ -139,8 +139,79 @@ def _present(item: dict[str, Any], field: str, errors: Errors, check: Any) -> An
     return check(item[field])
 
 
+# The common case first: a complete, valid reading, checked in one pass with no per-field
+# closures or error bookkeeping (a 500-reading batch spent most of its validation time there).
+# It accepts exactly a subset of what the full checks below accept and builds the same values;
+# anything it does not accept, valid or not, goes through the full checks, which name every
+# problem. type() rather than isinstance() keeps bools (and any other subclass) out.
+_NUMBER_TYPES = (int, float)
+
+
+def _fast_timestamp(value: Any, limits: Limits) -> datetime | None:
+    if type(value) is not str:
+        return None
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        return None
+    ts = ts.astimezone(UTC)
+    if ts > limits.now + limits.max_future or ts < limits.now - limits.max_age:
+        return None
+    return ts
+
+
+def _fast_energy(value: Any, limits: Limits) -> Decimal | None:
+    if type(value) not in _NUMBER_TYPES or not math.isfinite(value):
+        return None
+    if not 0 <= float(value) <= limits.max_interval_kwh:
+        return None
+    return Decimal(repr(value)) if type(value) is float else Decimal(value)
+
+
+def _fast_vehicle(item: dict[str, Any], limits: Limits) -> VehicleReading | None:
+    if item.keys() != _VEHICLE_SET:
+        return None
+    vehicle_id, soc, temp = item["vehicleId"], item["soc"], item["batteryTemp"]
+    if type(vehicle_id) is not str or not _DEVICE_ID.match(vehicle_id):
+        return None
+    if type(soc) not in _NUMBER_TYPES or type(temp) not in _NUMBER_TYPES:
+        return None
+    if not math.isfinite(soc) or not math.isfinite(temp):
+        return None
+    if not (0 <= float(soc) <= 100 and -50 <= float(temp) <= 150):
+        return None
+    kwh = _fast_energy(item["kwhDeliveredDc"], limits)
+    ts = _fast_timestamp(item["timestamp"], limits)
+    if kwh is None or ts is None:
+        return None
+    return VehicleReading(vehicle_id, ts, float(soc), kwh, float(temp))
+
+
+def _fast_meter(item: dict[str, Any], limits: Limits) -> MeterReading | None:
+    if item.keys() != _METER_SET:
+        return None
+    meter_id, voltage = item["meterId"], item["voltage"]
+    if type(meter_id) is not str or not _DEVICE_ID.match(meter_id):
+        return None
+    if type(voltage) not in _NUMBER_TYPES or not math.isfinite(voltage):
+        return None
+    if not 0 < float(voltage) <= 2000:
+        return None
+    kwh = _fast_energy(item["kwhConsumedAc"], limits)
+    ts = _fast_timestamp(item["timestamp"], limits)
+    if kwh is None or ts is None:
+        return None
+    return MeterReading(meter_id, ts, kwh, float(voltage))
+
+
 def parse_reading(item: Any, limits: Limits) -> tuple[Reading | None, Errors]:
     """One reading from its JSON form, or the errors that make it invalid."""
+    if type(item) is dict:
+        fast = _fast_vehicle(item, limits) if "vehicleId" in item else _fast_meter(item, limits)
+        if fast is not None:
+            return fast, {}
     errors: Errors = {}
     if not isinstance(item, dict):
         return None, {"non_field_errors": ["a reading must be a JSON object"]}

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from operator import attrgetter
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
-from fleet import queries as fleet_queries
-from fleet.models import ApiKey, Meter, Vehicle
+from fleet.models import ApiKey
 from telemetry import queries
 from telemetry.readings import Limits, MeterReading, Reading, VehicleReading
 
@@ -24,6 +22,10 @@ from telemetry.readings import Limits, MeterReading, Reading, VehicleReading
 class IngestResult:
     accepted: int
     duplicates: int
+    vehicle_accepted: int = 0
+    meter_accepted: int = 0
+    vehicle_readings: int = 0
+    meter_readings: int = 0
 
 
 def current_limits(now: datetime | None = None) -> Limits:
@@ -65,115 +67,54 @@ def _first_of_each_key(readings: list[Reading], key: attrgetter) -> list[Reading
     return unique
 
 
-def _hour(ts: datetime) -> datetime:
-    return ts.replace(minute=0, second=0, microsecond=0)
-
-
-def _newest_per_device(readings: list[Reading], device: attrgetter) -> list[Reading]:
-    newest: dict[str, Reading] = {}
-    for reading in readings:
-        current = newest.get(device(reading))
-        if current is None or reading.ts > current.ts:
-            newest[device(reading)] = reading
-    return [newest[d] for d in sorted(newest)]
-
-
-def _store_vehicle_readings(readings: list[VehicleReading]) -> int:
-    stored = queries.insert_vehicle_history(
-        [r.vehicle_id for r in readings],
-        [r.ts for r in readings],
-        [r.soc for r in readings],
-        [r.kwh_delivered_dc for r in readings],
-        [r.battery_temp for r in readings],
-    )
-    if len(stored) < len(readings):
-        readings = [r for r in readings if (r.vehicle_id, r.ts) in stored]
-    if not readings:
-        return 0
-    newest = _newest_per_device(readings, attrgetter("vehicle_id"))
-    queries.upsert_vehicle_status(
-        [r.vehicle_id for r in newest],
-        [r.ts for r in newest],
-        [r.soc for r in newest],
-        [r.kwh_delivered_dc for r in newest],
-        [r.battery_temp for r in newest],
-    )
-    hourly: dict[tuple[str, datetime], list] = defaultdict(lambda: [Decimal(0), 0.0, 0])
-    for r in readings:
-        bucket = hourly[(r.vehicle_id, _hour(r.ts))]
-        bucket[0] += r.kwh_delivered_dc
-        bucket[1] += r.battery_temp
-        bucket[2] += 1
-    keys = sorted(hourly)
-    queries.add_vehicle_hourly(
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [hourly[k][0] for k in keys],
-        [hourly[k][1] for k in keys],
-        [hourly[k][2] for k in keys],
-    )
-    return len(readings)
-
-
-def _store_meter_readings(readings: list[MeterReading]) -> int:
-    stored = queries.insert_meter_history(
-        [r.meter_id for r in readings],
-        [r.ts for r in readings],
-        [r.kwh_consumed_ac for r in readings],
-        [r.voltage for r in readings],
-    )
-    if len(stored) < len(readings):
-        readings = [r for r in readings if (r.meter_id, r.ts) in stored]
-    if not readings:
-        return 0
-    newest = _newest_per_device(readings, attrgetter("meter_id"))
-    queries.upsert_meter_status(
-        [r.meter_id for r in newest],
-        [r.ts for r in newest],
-        [r.kwh_consumed_ac for r in newest],
-        [r.voltage for r in newest],
-    )
-    hourly: dict[tuple[str, datetime], list] = defaultdict(lambda: [Decimal(0), 0])
-    for r in readings:
-        bucket = hourly[(r.meter_id, _hour(r.ts))]
-        bucket[0] += r.kwh_consumed_ac
-        bucket[1] += 1
-    keys = sorted(hourly)
-    queries.add_meter_hourly(
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [hourly[k][0] for k in keys],
-        [hourly[k][1] for k in keys],
-    )
-    return len(readings)
-
-
 def ingest_readings(readings: list[Reading]) -> IngestResult:
     """Store a validated batch: all of it or none of it.
 
-    One transaction: device registration, history INSERT ... ON CONFLICT DO NOTHING, the
-    time-guarded hot UPSERT and the hourly roll-ups, each one statement per kind. Every
-    statement takes its locks in key order, and the statements run in the same order in
-    every request (vehicles before meters), so concurrent batches cannot deadlock.
+    One statement (telemetry.queries.store_readings): device registration, history INSERT ...
+    ON CONFLICT DO NOTHING, the time-guarded hot UPSERT and the hourly roll-ups, each one
+    sub-statement per kind, in a fixed order and each in key order, so concurrent batches
+    cannot deadlock. One statement is one transaction; inside a caller's transaction it runs
+    under a savepoint, as a nested atomic block always did.
     """
-    vehicles: list[VehicleReading] = [r for r in readings if isinstance(r, VehicleReading)]
-    meters: list[MeterReading] = [r for r in readings if isinstance(r, MeterReading)]
+    posted_vehicles: list[VehicleReading] = [r for r in readings if isinstance(r, VehicleReading)]
+    posted_meters: list[MeterReading] = [r for r in readings if isinstance(r, MeterReading)]
     vehicles = sorted(
-        _first_of_each_key(vehicles, attrgetter("vehicle_id", "ts")),
+        _first_of_each_key(posted_vehicles, attrgetter("vehicle_id", "ts")),
         key=attrgetter("vehicle_id", "ts"),
     )
     meters = sorted(
-        _first_of_each_key(meters, attrgetter("meter_id", "ts")),
+        _first_of_each_key(posted_meters, attrgetter("meter_id", "ts")),
         key=attrgetter("meter_id", "ts"),
     )
-    accepted = 0
-    with transaction.atomic():
-        if vehicles:
-            fleet_queries.insert_missing_devices(Vehicle, [r.vehicle_id for r in vehicles])
-        if meters:
-            fleet_queries.insert_missing_devices(Meter, [r.meter_id for r in meters])
-        if vehicles:
-            accepted += _store_vehicle_readings(vehicles)
-        if meters:
-            accepted += _store_meter_readings(meters)
-    return IngestResult(accepted=accepted, duplicates=len(readings) - accepted)
+    vehicle_columns = (
+        queries.VehicleColumns(
+            [r.vehicle_id for r in vehicles],
+            [r.ts for r in vehicles],
+            [r.soc for r in vehicles],
+            [r.kwh_delivered_dc for r in vehicles],
+            [r.battery_temp for r in vehicles],
+        )
+        if vehicles
+        else None
+    )
+    meter_columns = (
+        queries.MeterColumns(
+            [r.meter_id for r in meters],
+            [r.ts for r in meters],
+            [r.kwh_consumed_ac for r in meters],
+            [r.voltage for r in meters],
+        )
+        if meters
+        else None
+    )
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        vehicle_accepted, meter_accepted = queries.store_readings(vehicle_columns, meter_columns)
+    accepted = vehicle_accepted + meter_accepted
+    return IngestResult(
+        accepted=accepted,
+        duplicates=len(readings) - accepted,
+        vehicle_accepted=vehicle_accepted,
+        meter_accepted=meter_accepted,
+        vehicle_readings=len(posted_vehicles),
+        meter_readings=len(posted_meters),
+    )
