@@ -2,6 +2,11 @@
 
 import multiprocessing
 import os
+import tempfile
+
+# Metrics from every worker add up at /metrics (prometheus_client's multiprocess mode). Set
+# before any worker imports prometheus_client; a fresh folder per start so old counts vanish.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="fleet-metrics-"))
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 # The work is mostly waiting on PostgreSQL, so more workers than cores keep the cores busy.
@@ -14,6 +19,14 @@ keepalive = 5
 # Recycle workers now and then so a slow leak cannot grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = 2000
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# GUNICORN_ACCESSLOG="" turns the access log off (load tests).
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms key=%({authorization}i).12s'
 errorlog = "-"
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """Forget a dead worker's live gauges (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -13,5 +13,5 @@ urlpatterns = [
         PerformanceViewSet.as_view({"get": "series"}),
         name="performance-series",
     ),
-    path("analytics/fleet", FleetViewSet.as_view({"get": "list"}), name="fleet"),
+    path("analytics/fleet", FleetViewSet.as_view({"get": "efficiency"}), name="fleet"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -11,9 +12,18 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from analytics import selectors
+from analytics.serializers import (
+    WINDOW_PARAMETERS,
+    FleetPageSerializer,
+    PerformanceSerializer,
+    SeriesSerializer,
+)
 from analytics.windows import parse_hour_window, parse_window
 from fleet.api import ApiError
 from fleet.auth import IsAnalystKey
+from fleet.openapi import COMMON_ERRORS, error
+
+BAD_WINDOW = error("Bad window or paging parameters.")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -37,10 +47,33 @@ class PerformanceViewSet(viewsets.ViewSet):
 
     permission_classes = [IsAnalystKey]
 
+    @extend_schema(
+        operation_id="vehicle_performance",
+        parameters=WINDOW_PARAMETERS,
+        responses={
+            200: PerformanceSerializer,
+            400: BAD_WINDOW,
+            404: error("Unknown vehicle."),
+            **COMMON_ERRORS,
+        },
+    )
     def retrieve(self, request: Request, pk: str) -> Response:
         window = parse_window(request.query_params, timezone.now())
         return Response(selectors.vehicle_performance(pk, window))
 
+    @extend_schema(
+        operation_id="vehicle_performance_series",
+        parameters=[
+            *WINDOW_PARAMETERS,
+            OpenApiParameter("bucket", str, enum=["hour"], description="Bucket size."),
+        ],
+        responses={
+            200: SeriesSerializer,
+            400: BAD_WINDOW,
+            404: error("Unknown vehicle."),
+            **COMMON_ERRORS,
+        },
+    )
     @action(detail=True, methods=["get"])
     def series(self, request: Request, pk: str) -> Response:
         if request.query_params.get("bucket", "hour") != "hour":
@@ -62,7 +95,17 @@ class FleetViewSet(viewsets.ViewSet):
 
     permission_classes = [IsAnalystKey]
 
-    def list(self, request: Request) -> Response:
+    @extend_schema(
+        operation_id="fleet_efficiency",
+        parameters=[
+            *WINDOW_PARAMETERS,
+            OpenApiParameter("flagged", bool, description="Only vehicles below the threshold."),
+            OpenApiParameter("page", int, description="Page number, from 1."),
+            OpenApiParameter("page_size", int, description="1-1000, default 50."),
+        ],
+        responses={200: FleetPageSerializer, 400: BAD_WINDOW, **COMMON_ERRORS},
+    )
+    def efficiency(self, request: Request) -> Response:
         params = request.query_params
         window = parse_hour_window(params, timezone.now())
         flagged = params.get("flagged", "false").lower()

@@ -6,7 +6,9 @@ import logging
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
+from django.views.defaults import server_error as default_server_error
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -74,3 +76,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         errors = {}
     response.data = error_body(response.status_code, message, errors)
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 in the API's error shape under /v1/ (devices parse JSON), Django's page elsewhere."""
+    if request.path.startswith("/v1/"):
+        return JsonResponse(
+            error_body(404, f"No endpoint at {request.path}; see /v1/docs."), status=404
+        )
+    return page_not_found(request, exception or Http404())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500 in the API's error shape under /v1/ (it is a bug: it is logged with its traceback)."""
+    if request.path.startswith("/v1/"):
+        return JsonResponse(error_body(500, "Internal error; it has been logged."), status=500)
+    return default_server_error(request)

@@ -41,6 +41,9 @@ def configured_database(env: Mapping[str, str]) -> dict[str, Any] | None:
                 "DATABASE_URL must point at PostgreSQL (postgres://user:password@host:port/name)."
             )
         config["ENGINE"] = ENGINE
+        # A unix socket folder goes in the host part percent-encoded
+        # (postgres://user@%2Fvar%2Frun%2Fpostgresql/name); libpq wants the plain path.
+        config["HOST"] = unquote(str(config.get("HOST", "")))
         return config
     if any(env.get(name) for name in SEED_VARIABLES):
         return {

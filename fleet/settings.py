@@ -76,12 +76,16 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "import_export",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
     "fleet",
     "telemetry",
     "analytics",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "fleet.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -91,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "fleet.urls"
@@ -147,7 +152,48 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "fleet.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per API key (see fleet.throttles). The counters live in the cache: per worker process
+    # with the default local-memory cache (so the effective limit is rate x workers); set
+    # CACHE_URL (e.g. redis://...) to share them.
+    "DEFAULT_THROTTLE_CLASSES": ["fleet.throttles.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "device": env.str("THROTTLE_DEVICE_RATE", default="3000/min"),
+        "analyst": env.str("THROTTLE_ANALYST_RATE", default="600/min"),
+    },
 }
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fleet telemetry API",
+    "DESCRIPTION": (
+        "Ingestion of vehicle (DC) and smart meter (AC) readings, and charging efficiency "
+        "analytics. Authenticate with `Authorization: Api-Key <key>`: device keys post "
+        "telemetry, analyst keys read status and analytics. Errors are "
+        '`{"status", "message", "errors"}`; a 503 carries Retry-After.'
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "fleet.openapi.postprocess",
+    ],
+}
+
+# /metrics is not public: allowed from these networks, or with "Authorization: Bearer <token>".
+METRICS_ALLOWED_NETWORKS: list[str] = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]
+)
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
 
 # Partitioned history: partition size, how far back readings are accepted (and partitions made),
 # how far ahead partitions are made, and an optional retention (off when unset).
@@ -178,6 +224,15 @@ LOGGING = {
     "loggers": {"pgserver": {"level": "WARNING"}},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
-    CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+# Production behind TLS (HTTPS=true): redirect, HSTS, secure cookies, and trust the proxy's
+# X-Forwarded-Proto. Off by default so `make run` works over plain http on localhost.
+if env.bool("HTTPS", default=False):
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # /healthz and /readyz answer the load balancer's plain-http probes.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True

@@ -53,3 +53,11 @@ def test_database_url_wins_over_seed_variables() -> None:
 def test_a_database_url_that_is_not_postgres_is_refused() -> None:
     with pytest.raises(ValueError, match="PostgreSQL"):
         configured_database({"DATABASE_URL": "sqlite:///db.sqlite3"})
+
+
+def test_a_unix_socket_folder_in_the_url_is_decoded() -> None:
+    config = configured_database(
+        {"DATABASE_URL": "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/fleet"}
+    )
+    assert config is not None
+    assert (config["HOST"], config["NAME"]) == ("/var/run/postgresql", "fleet")

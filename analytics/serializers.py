@@ -1,0 +1,78 @@
+"""Response shapes of the analytics endpoints, for the OpenAPI schema."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+
+
+class ReadingCountsSerializer(serializers.Serializer):
+    vehicle = serializers.IntegerField()
+    meter = serializers.IntegerField()
+
+
+class PerformanceSerializer(serializers.Serializer):
+    total_dc = serializers.FloatField(help_text="kWh the vehicle's readings delivered (DC).")
+    total_ac = serializers.FloatField(
+        help_text="kWh of the meters mapped to the vehicle at each reading's time (AC)."
+    )
+    efficiency = serializers.FloatField(
+        allow_null=True, help_text="total_dc / total_ac, 4 places; null without AC."
+    )
+    avg_battery_temp = serializers.FloatField(allow_null=True)
+    vehicleId = serializers.CharField()
+    # "from" is a Python keyword: declared below.
+    to = serializers.DateTimeField()
+    readings = ReadingCountsSerializer()
+    meters = serializers.ListField(child=serializers.CharField())
+
+
+PerformanceSerializer._declared_fields["from"] = serializers.DateTimeField()
+
+
+class FleetRowSerializer(serializers.Serializer):
+    vehicleId = serializers.CharField()
+    total_dc = serializers.FloatField()
+    total_ac = serializers.FloatField()
+    efficiency = serializers.FloatField(allow_null=True)
+    avg_battery_temp = serializers.FloatField(allow_null=True)
+    readings = ReadingCountsSerializer()
+    flagged = serializers.BooleanField(help_text="efficiency below the alert threshold")
+
+
+class FleetPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    to = serializers.DateTimeField()
+    threshold = serializers.FloatField()
+    results = FleetRowSerializer(many=True)
+
+
+FleetPageSerializer._declared_fields["from"] = serializers.DateTimeField()
+
+
+class SeriesPointSerializer(serializers.Serializer):
+    hour = serializers.DateTimeField()
+    dc = serializers.FloatField()
+    ac = serializers.FloatField()
+    efficiency = serializers.FloatField(allow_null=True)
+    readings = ReadingCountsSerializer()
+
+
+class SeriesSerializer(serializers.Serializer):
+    vehicleId = serializers.CharField()
+    to = serializers.DateTimeField()
+    bucket = serializers.CharField()
+    results = SeriesPointSerializer(many=True)
+
+
+SeriesSerializer._declared_fields["from"] = serializers.DateTimeField()
+
+WINDOW_PARAMETERS = [
+    OpenApiParameter("hours", int, description="Window length in hours, 1-744 (default 24)."),
+    OpenApiParameter("from", str, description="Window start, ISO-8601 with offset (inclusive)."),
+    OpenApiParameter(
+        "to", str, description="Window end, ISO-8601 with offset (exclusive); default now."
+    ),
+]

@@ -1,0 +1,173 @@
+"""Fault test: load the real server, kill -9 a gunicorn worker, restart PostgreSQL; then prove
+that no accepted reading was lost or stored twice.
+
+Clients post unique readings, one per request, and retry as a device would on a 503 or a broken
+connection (after Retry-After, capped). At the end every reading that got a 200 must be stored
+exactly once, and the figures must add up:
+
+    stored rows == distinct readings sent == sum of "accepted" over all 200 responses
+
+(a retry of a reading whose first attempt committed but lost its response comes back as a
+duplicate, so it is not counted twice). Any 5xx other than 503 fails the run.
+
+    .venv/bin/python -m tests.fault.fault_run [--clients 8] [--readings 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.support.pgcluster import App, Cluster, app_env, manage
+
+RETRY_CAP_SECONDS = 0.5
+GIVE_UP_AFTER_SECONDS = 60
+
+
+class Client(threading.Thread):
+    def __init__(
+        self, number: int, app: App, key: str, readings: int, figures: Counter, lock: threading.Lock
+    ) -> None:
+        super().__init__(daemon=True)
+        self.number, self.app, self.key, self.readings = number, app, key, readings
+        self.figures, self.lock = figures, lock
+        self.ok_keys: list[tuple[str, str]] = []
+        self.accepted = 0
+
+    def post(self, body: bytes) -> tuple[int | None, dict[str, Any], dict[str, str]]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.app.port, timeout=15)
+        try:
+            connection.request(
+                "POST",
+                "/v1/telemetry",
+                body,
+                {"Content-Type": "application/json", "Authorization": f"Api-Key {self.key}"},
+            )
+            response = connection.getresponse()
+            payload = json.loads(response.read() or b"{}")
+            return response.status, payload, dict(response.getheaders())
+        except (OSError, http.client.HTTPException, json.JSONDecodeError):
+            return None, {}, {}
+        finally:
+            connection.close()
+
+    def run(self) -> None:
+        start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+        for i in range(self.readings):
+            meter_id = f"FAULT-{self.number:02d}"
+            ts = (start + timedelta(seconds=i)).isoformat()
+            body = json.dumps(
+                {"meterId": meter_id, "kwhConsumedAc": 0.25, "voltage": 230.0, "timestamp": ts}
+            ).encode()
+            deadline = time.monotonic() + GIVE_UP_AFTER_SECONDS
+            while True:
+                status, payload, headers = self.post(body)
+                with self.lock:
+                    self.figures["requests"] += 1
+                    self.figures[f"status {status or 'connection error'}"] += 1
+                if status == 200:
+                    self.ok_keys.append((meter_id, ts))
+                    self.accepted += payload["accepted"]
+                    with self.lock:
+                        self.figures["accepted"] += payload["accepted"]
+                        self.figures["duplicates"] += payload["duplicates"]
+                    break
+                if status not in (None, 503) or time.monotonic() > deadline:
+                    with self.lock:
+                        self.figures["gave up"] += 1
+                    break
+                retry_after = float(headers.get("Retry-After", "0.1"))
+                time.sleep(min(retry_after, RETRY_CAP_SECONDS))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--readings", type=int, default=250, help="per client")
+    args = parser.parse_args()
+
+    cluster = Cluster()
+    env = app_env(cluster, THROTTLE_DEVICE_RATE="1000000/min")
+    app = None
+    try:
+        manage(env, "migrate", "--noinput")
+        manage(env, "maintain_partitions", "--verbosity", "0")
+        key = (
+            manage(env, "create_api_key", "--name", "fault", "--role", "device")
+            .strip()
+            .splitlines()[-1]
+        )
+        app = App({**env, "GUNICORN_TIMEOUT": "20"}, workers=3)
+        figures: Counter = Counter()
+        lock = threading.Lock()
+        clients = [Client(n, app, key, args.readings, figures, lock) for n in range(args.clients)]
+        started = time.monotonic()
+        for client in clients:
+            client.start()
+
+        time.sleep(2)
+        victim = app.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        print(f"t={time.monotonic() - started:5.1f}s  kill -9 gunicorn worker {victim}", flush=True)
+        time.sleep(2)
+        print(f"t={time.monotonic() - started:5.1f}s  stopping PostgreSQL", flush=True)
+        cluster.stop()
+        time.sleep(3)
+        cluster.start()
+        print(f"t={time.monotonic() - started:5.1f}s  PostgreSQL started again", flush=True)
+
+        for client in clients:
+            client.join(timeout=600)
+        elapsed = time.monotonic() - started
+
+        sent = args.clients * args.readings
+        ok_keys = [k for c in clients for k in c.ok_keys]
+        stored = cluster.query(
+            "SELECT meter_id, ts FROM meter_telemetry WHERE meter_id LIKE 'FAULT-%%'"
+        )
+        stored_keys = {(m, ts.astimezone(UTC).isoformat()) for m, ts in stored}
+        lost = [k for k in ok_keys if k not in stored_keys]
+
+        print(f"\nfault test: {args.clients} clients x {args.readings} readings in {elapsed:.1f} s")
+        for name in sorted(figures):
+            print(f"  {name:<24} {figures[name]:>7}")
+        print(f"  {'readings sent':<24} {sent:>7}")
+        print(f"  {'readings with a 200':<24} {len(set(ok_keys)):>7}")
+        print(f"  {'rows stored':<24} {len(stored):>7}")
+        print(f"  {'200s not stored (lost)':<24} {len(lost):>7}")
+
+        problems = []
+        if lost:
+            problems.append(f"{len(lost)} readings got a 200 but are not stored")
+        if len(stored) != len(stored_keys):
+            problems.append("a reading is stored twice")
+        if len(set(ok_keys)) != sent or figures["gave up"]:
+            problems.append("some readings never got a 200")
+        if len(stored) != sent or figures["accepted"] != len(stored):
+            problems.append("stored rows, readings sent and accepted counts do not add up")
+        bad = [k for k in figures if k.startswith("status 5") and k != "status 503"]
+        if bad:
+            problems.append(f"server errors: {bad}")
+        if figures["status 503"] + figures["status connection error"] == 0:
+            problems.append("the faults caused no 503 or broken connection: the test did not bite")
+        for problem in problems:
+            print(f"FAIL: {problem}")
+        print("fault test passed" if not problems else "fault test FAILED")
+        return 1 if problems else 0
+    finally:
+        if app is not None:
+            app.stop()
+        cluster.destroy()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
