@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.pgcluster import App, Cluster, app_env, manage
+from tests.support.pgcluster import App, Cluster, app_env, create_key, prepare_database
 
 
 def call(url: str, body: Any = None, key: str | None = None) -> tuple[int, dict, dict]:
@@ -41,17 +41,17 @@ def reading(minute: int) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def service():  # type: ignore[no-untyped-def]
     cluster = Cluster()
-    env = app_env(cluster)
-    manage(env, "migrate", "--noinput")
-    key = (
-        manage(env, "create_api_key", "--name", "outage", "--role", "device")
-        .strip()
-        .splitlines()[-1]
-    )
-    app = App(env)
-    yield cluster, app, key
-    app.stop()
-    cluster.destroy()
+    app = None
+    try:
+        env = app_env(cluster)
+        prepare_database(env)
+        key = create_key(env, "outage", "device")
+        app = App(env)
+        yield cluster, app, key
+    finally:
+        if app is not None:
+            app.stop()
+        cluster.destroy()
 
 
 def test_api_answers_503_with_retry_after_while_the_database_is_down_then_recovers(service) -> None:  # type: ignore[no-untyped-def]

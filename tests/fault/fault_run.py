@@ -27,7 +27,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.support.pgcluster import App, Cluster, app_env, manage
+from tests.support.pgcluster import App, Cluster, app_env, create_key, prepare_database
 
 RETRY_CAP_SECONDS = 0.5
 GIVE_UP_AFTER_SECONDS = 60
@@ -99,13 +99,8 @@ def main() -> int:
     env = app_env(cluster, THROTTLE_DEVICE_RATE="1000000/min")
     app = None
     try:
-        manage(env, "migrate", "--noinput")
-        manage(env, "maintain_partitions", "--verbosity", "0")
-        key = (
-            manage(env, "create_api_key", "--name", "fault", "--role", "device")
-            .strip()
-            .splitlines()[-1]
-        )
+        prepare_database(env)
+        key = create_key(env, "fault", "device")
         app = App({**env, "GUNICORN_TIMEOUT": "20"}, workers=3)
         figures: Counter = Counter()
         lock = threading.Lock()

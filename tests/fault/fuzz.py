@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.pgcluster import App, Cluster, app_env, manage
+from tests.support.pgcluster import App, Cluster, app_env, create_key, manage, prepare_database
 
 CHECKS = ",".join(
     [
@@ -37,15 +37,9 @@ def main() -> int:
     env = app_env(cluster, THROTTLE_DEVICE_RATE="100000/min", THROTTLE_ANALYST_RATE="100000/min")
     app = None
     try:
-        manage(env, "migrate", "--noinput")
-        manage(env, "maintain_partitions", "--verbosity", "0")
+        prepare_database(env)
         manage(env, "assign_meter", "VH001", "MT001", "--at", "2026-01-01T00:00:00Z")
-        keys = {
-            role: manage(env, "create_api_key", "--name", f"fuzz-{role}", "--role", role)
-            .strip()
-            .splitlines()[-1]
-            for role in ("device", "analyst")
-        }
+        keys = {role: create_key(env, f"fuzz-{role}", role) for role in ("device", "analyst")}
         app = App(env, workers=2)
         failed = False
         for role, selection in (

@@ -99,6 +99,17 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
+def prepare_database(env: dict[str, str]) -> None:
+    """Migrate and make today's partitions, as `make run` does."""
+    manage(env, "migrate", "--noinput")
+    manage(env, "maintain_partitions", "--verbosity", "0")
+
+
+def create_key(env: dict[str, str], name: str, role: str) -> str:
+    """A new API key (create_api_key prints it alone on its last line)."""
+    return manage(env, "create_api_key", "--name", name, "--role", role).strip().splitlines()[-1]
+
+
 class App:
     """The real service under gunicorn, against a cluster."""
 
