@@ -72,6 +72,8 @@ def main() -> int:
                 *selection,
             ]
             failed |= subprocess.run(command, timeout=args.max_time + 240).returncode != 0
+        if failed:
+            print("== the app's log (tail)\n" + app.log_tail(), flush=True)
         return 1 if failed else 0
     finally:
         if app is not None:

@@ -116,6 +116,7 @@ class App:
     def __init__(self, env: dict[str, str], workers: int = 2) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as long as the app
         gunicorn = Path(sys.executable).parent / "gunicorn"
         self.process = subprocess.Popen(
             [str(gunicorn), "-c", "gunicorn.conf.py", "fleet.wsgi"],
@@ -128,7 +129,9 @@ class App:
                 "GUNICORN_ACCESSLOG": "",
             },
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # A file, not a pipe: nobody reads a pipe while the app runs, and once its buffer
+            # fills (a warning per 4xx under fuzzing) every worker would block on the write.
+            stderr=self.log,
             text=True,
         )
         deadline = time.monotonic() + 60
@@ -138,7 +141,12 @@ class App:
                 return
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError("gunicorn did not start")
+        raise RuntimeError(f"gunicorn did not start:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-chars:]
 
     def worker_pids(self) -> list[int]:
         import psutil
@@ -151,3 +159,4 @@ class App:
             self.process.wait(timeout=30)
         if self.process.poll() is None:
             self.process.kill()
+        self.log.close()
