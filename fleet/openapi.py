@@ -77,6 +77,11 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: An
         }
     for path in result.get("paths", {}).values():
         for operation in path.values():
+            # gunicorn itself refuses a request line over 4 KiB, before Django sees it.
+            operation.setdefault("responses", {})["414"] = {
+                "description": "The URL (request line) is longer than 4,094 bytes.",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            }
             for code, response in operation.get("responses", {}).items():
                 if code in ("429", "503"):
                     response.setdefault("headers", {})["Retry-After"] = {
