@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
@@ -88,7 +89,15 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """500 in the API's error shape under /v1/ (it is a bug: it is logged with its traceback)."""
+    """500 in the API's error shape under /v1/ (it is a bug: it is logged with its traceback).
+
+    Django turns an exception into a response at every middleware layer, so a lost database
+    met below DatabaseUnavailableMiddleware outside a view (the session middleware saving in
+    process_response, say) never reaches it: it arrives here, still being handled, and is a
+    503 like any other lost connection.
+    """
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        return database_unavailable()
     if request.path.startswith("/v1/"):
         return JsonResponse(error_body(500, "Internal error; it has been logged."), status=500)
     return default_server_error(request)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -9,9 +11,13 @@ from django.db.models import F, Q
 from rest_framework_api_key.models import AbstractAPIKey
 
 DEVICE_ID_MAX_LENGTH = 64
+# For the OpenAPI schema (ECMA-262, where `$` is the end of the string).
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+# For Python: `$` would also match before a final newline, letting "VH001\n" through as a new
+# device (and 64 characters plus a newline into varchar(64)); use fullmatch() or \Z.
+DEVICE_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 device_id_validator = RegexValidator(
-    DEVICE_ID_PATTERN,
+    r"\A[A-Za-z0-9._:-]{1,64}\Z",
     "A device id is 1-64 characters of letters, digits, '.', '_', ':' or '-'.",
 )
 

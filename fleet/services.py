@@ -97,8 +97,11 @@ def add_mapping(
 ) -> VehicleMeterMap:
     """Record that meter_id fed vehicle_id during [valid_from, valid_to).
 
-    With close_current, the vehicle's and the meter's open-ended mappings that started earlier
-    are closed at valid_from (a re-map). Anything else that overlaps is refused with a
+    An open-ended mapping (valid_to None) is a re-map: with close_current, the vehicle's and
+    the meter's open-ended mappings that started earlier are closed at valid_from. A closed
+    interval is a piece of history being recorded, so it closes nothing: adding V1<-M2 for
+    [Feb 1, Feb 5) while V1<-M1 runs since Jan 1 would otherwise end V1<-M1 on Feb 1 and
+    leave V1 without a meter after Feb 5. Anything that overlaps is refused with a
     MappingError naming the conflicting rows: history is never rewritten.
     """
     valid_from = _aware(valid_from)
@@ -113,7 +116,7 @@ def add_mapping(
         ).first()
         if current is not None and valid_to is None and current.valid_from <= valid_from:
             return current  # already mapped from before then on: nothing to change
-        if close_current:
+        if close_current and valid_to is None:
             _close_open_rows(Q(vehicle_id=vehicle_id) | Q(meter_id=meter_id), valid_from)
         errors = []
         by_vehicle = _overlapping(Q(vehicle_id=vehicle_id), valid_from, valid_to)

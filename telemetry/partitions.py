@@ -17,10 +17,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from telemetry import queries
-from telemetry.models import MeterTelemetry, VehicleTelemetry
+from telemetry.models import MeterHourly, MeterTelemetry, VehicleHourly, VehicleTelemetry
 
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 HISTORY_MODELS = (VehicleTelemetry, MeterTelemetry)
+# Each history table's hourly roll-up: retention prunes both together, or the fleet view would
+# keep counting energy whose readings are gone while the per-vehicle view (raw at its edges)
+# no longer could.
+ROLLUPS = {VehicleTelemetry: VehicleHourly, MeterTelemetry: MeterHourly}
 
 
 @dataclass
@@ -130,9 +134,10 @@ def maintain_partitions(
                 if partition.end is not None and partition.end <= cutoff:
                     with transaction.atomic():
                         queries.drop_partition(partition.name)
+                        pruned = queries.delete_rollups_before(ROLLUPS[model], partition.end)
                     report.dropped.append(partition.name)
                     say(
                         f"dropped {partition.name} (ended {partition.end:%Y-%m-%d}, "
-                        f"retention {retention_days} days)"
+                        f"retention {retention_days} days) and {pruned} hourly roll-up rows"
                     )
     return report

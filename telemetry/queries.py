@@ -92,6 +92,16 @@ def drop_partition(name: str) -> None:
         cursor.execute(sql.SQL("DROP TABLE {name}").format(name=sql.Identifier(name)))
 
 
+def delete_rollups_before(rollup: type[models.Model], end: datetime) -> int:
+    """Delete the hourly roll-ups of hours that end by `end` (their raw rows are gone)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("DELETE FROM {t} WHERE hour <= %(last)s").format(t=_t(rollup)),
+            {"last": end - timedelta(hours=1)},
+        )
+        return cursor.rowcount
+
+
 def lock_table_exclusively(table: str) -> None:
     """Hold off writers while rows move out of the DEFAULT partition.
 

@@ -8,15 +8,14 @@ one DRF uses: {field: [message, ...]}, keyed by the reading's index in a batch.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from fleet.models import DEVICE_ID_PATTERN
+from fleet.models import DEVICE_ID_RE
 
-_DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
+_DEVICE_ID = DEVICE_ID_RE
 
 VEHICLE_FIELDS = ("vehicleId", "soc", "kwhDeliveredDc", "batteryTemp", "timestamp")
 METER_FIELDS = ("meterId", "kwhConsumedAc", "voltage", "timestamp")
@@ -87,7 +86,7 @@ def _energy(value: Any, field: str, limits: Limits, errors: Errors) -> Decimal |
 
 
 def _device_id(value: Any, field: str, errors: Errors) -> str | None:
-    if not isinstance(value, str) or not _DEVICE_ID.match(value):
+    if not isinstance(value, str) or not _DEVICE_ID.fullmatch(value):
         errors[field] = ["must be 1-64 characters of letters, digits, '.', '_', ':' or '-'"]
         return None
     return value
@@ -174,7 +173,7 @@ def _fast_vehicle(item: dict[str, Any], limits: Limits) -> VehicleReading | None
     if item.keys() != _VEHICLE_SET:
         return None
     vehicle_id, soc, temp = item["vehicleId"], item["soc"], item["batteryTemp"]
-    if type(vehicle_id) is not str or not _DEVICE_ID.match(vehicle_id):
+    if type(vehicle_id) is not str or not _DEVICE_ID.fullmatch(vehicle_id):
         return None
     if type(soc) not in _NUMBER_TYPES or type(temp) not in _NUMBER_TYPES:
         return None
@@ -193,7 +192,7 @@ def _fast_meter(item: dict[str, Any], limits: Limits) -> MeterReading | None:
     if item.keys() != _METER_SET:
         return None
     meter_id, voltage = item["meterId"], item["voltage"]
-    if type(meter_id) is not str or not _DEVICE_ID.match(meter_id):
+    if type(meter_id) is not str or not _DEVICE_ID.fullmatch(meter_id):
         return None
     if type(voltage) not in _NUMBER_TYPES or not math.isfinite(voltage):
         return None

@@ -29,6 +29,46 @@ def test_a_lost_database_outside_drf_is_a_503_with_retry_after() -> None:
     assert response["Retry-After"] == "5"
 
 
+class LosesTheDatabaseAfterTheView:
+    """Stands for the session middleware failing to save in process_response: below our
+    middleware and outside any view, where Django makes the exception a response itself."""
+
+    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+        self.get_response = get_response
+
+    def __call__(self, request):  # type: ignore[no-untyped-def]
+        self.get_response(request)
+        raise OperationalError("server closed the connection unexpectedly")
+
+
+@pytest.mark.parametrize("path", ["/admin/login/", "/v1/telemetry"])
+def test_a_lost_database_in_an_inner_middleware_is_a_503_not_a_500(settings, path: str) -> None:
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        f"{__name__}.{LosesTheDatabaseAfterTheView.__name__}",
+    ]
+    response = Client(raise_request_exception=False).get(path)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["message"] == "The database is unavailable; retry shortly."
+
+
+def test_any_other_error_is_still_a_500_in_the_api_error_shape(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.{RaisesABug.__name__}"]
+    response = Client(raise_request_exception=False).get("/v1/telemetry")
+    assert response.status_code == 500
+    assert response.json() == {
+        "status": 500,
+        "message": "Internal error; it has been logged.",
+        "errors": {},
+    }
+
+
+class RaisesABug(LosesTheDatabaseAfterTheView):
+    def __call__(self, request):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("a bug")
+
+
 def metric(text: str, name: str) -> float:
     for line in text.splitlines():
         if line.startswith(name + " ") or line.startswith(name + "{"):

@@ -62,6 +62,23 @@ def test_a_closed_historic_mapping_cannot_overlap_another_vehicle_on_the_same_me
     assert rows("VH2") == []
 
 
+def test_a_closed_interval_inside_a_current_mapping_is_refused_and_closes_nothing() -> None:
+    assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0)
+    assign_meter(vehicle_id="VH2", meter_id="MT2", at=T0)
+    with pytest.raises(MappingError) as refused:
+        add_mapping(vehicle_id="VH1", meter_id="MT2", valid_from=T0 + 2 * H, valid_to=T0 + 4 * H)
+    assert "Vehicle VH1 already has a meter" in str(refused.value)
+    assert "Meter MT2 already serves a vehicle" in str(refused.value)
+    assert rows("VH1") == [("MT1", T0, None)]
+    assert rows("VH2") == [("MT2", T0, None)]
+
+
+def test_a_closed_interval_before_the_current_mapping_is_recorded_beside_it() -> None:
+    assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0)
+    add_mapping(vehicle_id="VH1", meter_id="MT2", valid_from=T0 - 4 * H, valid_to=T0)
+    assert rows("VH1") == [("MT2", T0 - 4 * H, T0), ("MT1", T0, None)]
+
+
 def test_historic_mappings_may_touch_end_to_start() -> None:
     add_mapping(vehicle_id="VH1", meter_id="MT1", valid_from=T0, valid_to=T0 + 10 * H)
     add_mapping(vehicle_id="VH2", meter_id="MT1", valid_from=T0 + 10 * H, valid_to=T0 + 12 * H)
@@ -122,4 +139,6 @@ def test_meters_during_clips_each_span_to_the_window() -> None:
 def test_device_ids_are_validated_on_registration() -> None:
     with pytest.raises(ValidationError, match="1-64 characters"):
         register_devices(vehicle_ids=["bad id with spaces"])
+    with pytest.raises(ValidationError, match="1-64 characters"):
+        register_devices(vehicle_ids=["VH001\n"])
     assert Vehicle.objects.count() == 0

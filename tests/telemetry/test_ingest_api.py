@@ -174,6 +174,10 @@ INVALID_READINGS = [
     ),
     ("bad device id", vehicle("VH 001"), "vehicleId", "1-64 characters"),
     ("long device id", meter("M" * 65), "meterId", "1-64 characters"),
+    # Python's `$` also matches before a final newline: "VH001\n" must not become a new device,
+    # and 64 characters plus the newline must not reach varchar(64) as a 500.
+    ("device id ending in a newline", vehicle("VH001\n"), "vehicleId", "1-64 characters"),
+    ("64 characters and a newline", meter("M" * 64 + "\n"), "meterId", "1-64 characters"),
     ("not an object", [1, 2], "non_field_errors", "must be a JSON object"),
 ]
 

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from telemetry import queries
-from telemetry.models import MeterTelemetry, VehicleTelemetry
+from telemetry.models import MeterHourly, MeterTelemetry, VehicleHourly, VehicleTelemetry
 from telemetry.partitions import maintain_partitions
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +115,23 @@ def test_retention_drops_only_partitions_that_ended_before_the_cutoff() -> None:
     assert list(VehicleTelemetry.objects.values_list("ts", flat=True)) == [
         day(-2) + timedelta(hours=3)
     ]
+
+
+def test_retention_prunes_the_roll_ups_of_the_hours_it_dropped() -> None:
+    maintain_partitions(now=NOW, days_back=5, days_ahead=0, retention_days=None)
+    hours = [day(-5) + timedelta(hours=3), day(-3) - timedelta(hours=1), day(-3), day(-2)]
+    for hour in hours:
+        VehicleHourly.objects.create(
+            vehicle_id="VH1", hour=hour, kwh_dc=Decimal("1.5"), battery_temp_sum=20.0, readings=1
+        )
+        MeterHourly.objects.create(meter_id="MT1", hour=hour, kwh_ac=Decimal("2"), readings=1)
+
+    maintain_partitions(now=NOW, days_back=5, days_ahead=0, retention_days=3)
+
+    # The 5th and 6th are dropped, so every hour before the 7th goes; the 7th's first hour stays.
+    kept = [day(-3), day(-2)]
+    assert list(VehicleHourly.objects.order_by("hour").values_list("hour", flat=True)) == kept
+    assert list(MeterHourly.objects.order_by("hour").values_list("hour", flat=True)) == kept
 
 
 def test_retention_is_off_by_default(settings) -> None:
