@@ -6,6 +6,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, JsonResponse
 
 from fleet.api import database_unavailable
+from fleet.db import on_live_connection
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -15,9 +16,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def readyz(request: HttpRequest) -> JsonResponse:
     """The database answers a query; 503 with Retry-After when it does not."""
-    try:
+
+    def ping() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+
+    try:
+        on_live_connection(ping)  # a connection closed by a restart is not "not ready"
     except (OperationalError, InterfaceError):
         return database_unavailable()
     return JsonResponse({"status": "ok", "database": "ok"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -66,15 +67,23 @@ def usable_api_key(prefix: str) -> ApiKey | None:
     Every API request authenticates, and the ORM's query building cost about ten times the
     query itself here (py-spy, bench/RESULTS.md); the instance is built from the row directly.
     """
+    query, attnames = _api_key_query()
+    with connection.cursor() as cursor:
+        cursor.execute(query, [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return ApiKey.from_db(connection.alias, attnames, list(row))
+
+
+@functools.cache
+def _api_key_query() -> tuple[str, list[str]]:
+    """The key lookup rendered once per process: composing it (and quoting every identifier
+    again on each execute) was about a tenth of a single-reading POST's worker CPU (py-spy)."""
     # from_db wants every concrete field, in the model's order.
     fields = ApiKey._meta.concrete_fields
     query = sql.SQL("SELECT {columns} FROM {table} WHERE prefix = %s AND NOT revoked").format(
         columns=sql.SQL(", ").join(sql.Identifier(f.column) for f in fields),
         table=sql.Identifier(ApiKey._meta.db_table),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(query, [prefix])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return ApiKey.from_db(connection.alias, [f.attname for f in fields], list(row))
+    return query.as_string(), [f.attname for f in fields]

@@ -23,12 +23,17 @@ EMBEDDED_DATABASE = _configured is None
 
 _database = embedded_database(DATA_DIR) if _configured is None else _configured
 
-# Persistent connections save a connect per request; health checks drop a connection the
-# server closed (restart, failover) instead of failing the next request on it.
+# Persistent connections save a connect per request. A connection the server closed
+# (restart, failover) is found by the request's first statement, which every API request and
+# /readyz run through fleet.db.on_live_connection (reconnect and retry once), rather than by
+# Django's health check, a `SELECT 1` round trip on every request. Elsewhere (the admin) the
+# first request on such a connection is a 503 and Django drops the connection after it.
+# The ingest statement runs as a server-side prepared statement (fleet.db.fetch_one_prepared).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 _database.update(
     {
         "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60),
-        "CONN_HEALTH_CHECKS": True,
+        "CONN_HEALTH_CHECKS": env.bool("DB_CONN_HEALTH_CHECKS", default=False),
         "OPTIONS": {
             # A dead or unreachable server must fail fast, not hang a worker.
             "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
@@ -36,6 +41,9 @@ _database.update(
                 env.int("DB_STATEMENT_TIMEOUT_MS", default=30_000),
                 env.int("DB_LOCK_TIMEOUT_MS", default=10_000),
             ),
+            # Django's own cursors bind on the client and never prepare; this only lets
+            # fetch_one_prepared's server-binding cursor prepare (Django's default is None).
+            **({"prepare_threshold": 5} if DB_PREPARED_STATEMENTS else {}),
             **_database.get("OPTIONS", {}),
         },
     }

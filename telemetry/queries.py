@@ -17,6 +17,7 @@ import orjson
 from django.db import connection, models
 from psycopg import sql
 
+from fleet.db import fetch_one_prepared
 from fleet.models import Meter, Vehicle
 from telemetry.models import (
     CurrentMeterStatus,
@@ -300,19 +301,24 @@ def _store_order(vehicles: bool, meters: bool) -> list[str]:
 
 
 @functools.cache
-def _store_statement(vehicles: bool, meters: bool) -> sql.Composed:
-    """The statement for a batch of vehicle and/or meter readings, composed once per shape."""
+def _store_statement(vehicles: bool, meters: bool) -> str:
+    """The statement for a batch of vehicle and/or meter readings, rendered once per shape (a
+    Composed would be walked and its identifiers quoted again on every execute)."""
     ctes = [text for text, present in ((_VEHICLE_CTES, vehicles), (_METER_CTES, meters)) if present]
     counts = [f"(SELECT count(*) FROM {name})" for name in _store_order(vehicles, meters)]
-    return sql.SQL("WITH " + ",".join(ctes) + "SELECT " + ", ".join(counts)).format(
-        vehicle=_t(Vehicle),
-        meter=_t(Meter),
-        vt=_t(VehicleTelemetry),
-        mt=_t(MeterTelemetry),
-        vs=_t(CurrentVehicleStatus),
-        ms=_t(CurrentMeterStatus),
-        vh=_t(VehicleHourly),
-        mh=_t(MeterHourly),
+    return (
+        sql.SQL("WITH " + ",".join(ctes) + "SELECT " + ", ".join(counts))
+        .format(
+            vehicle=_t(Vehicle),
+            meter=_t(Meter),
+            vt=_t(VehicleTelemetry),
+            mt=_t(MeterTelemetry),
+            vs=_t(CurrentVehicleStatus),
+            ms=_t(CurrentMeterStatus),
+            vh=_t(VehicleHourly),
+            mh=_t(MeterHourly),
+        )
+        .as_string()
     )
 
 
@@ -335,7 +341,6 @@ def store_readings(vehicles: VehicleColumns | None, meters: MeterColumns | None)
     if meters is not None:
         params["meters"] = _json_rows(meters.meter_ids, meters.tss, meters.kwhs, meters.voltages)
     shape = (vehicles is not None, meters is not None)
-    with connection.cursor() as cursor:
-        cursor.execute(_store_statement(*shape), params)
-        counts = dict(zip(_store_order(*shape), cursor.fetchone(), strict=True))
+    row = fetch_one_prepared(_store_statement(*shape), params)
+    counts = dict(zip(_store_order(*shape), row, strict=True))
     return int(counts.get("v_hist", 0)), int(counts.get("m_hist", 0))

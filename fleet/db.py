@@ -1,0 +1,56 @@
+"""Using a persistent connection the server may have closed since the last request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
+
+T = TypeVar("T")
+
+
+def on_live_connection(read: Callable[[], T]) -> T:
+    """Run a read-only first statement of a request, once more on a new connection if the kept
+    one turns out to be dead (PostgreSQL restarted or failed over since it was last used).
+
+    This replaces Django's CONN_HEALTH_CHECKS, which spends a `SELECT 1` round trip at the
+    start of every request to find out the same thing: on a busy two-core machine that round
+    trip was about a third of a single-reading POST's wall time (py-spy, bench/RESULTS.md).
+    Retrying is safe only for a read outside a transaction; if the server is really down, the
+    second attempt fails within the connect timeout and the caller answers 503.
+    """
+    try:
+        return read()
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        connection.close()
+        return read()
+
+
+def fetch_one_prepared(query: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[Any, ...]:
+    """Run a hot statement as a server-side prepared statement and return its one row.
+
+    Django's psycopg backend binds parameters on the client, so PostgreSQL parses and plans
+    every execution afresh: for the ingest statement (ten data-modifying CTEs) that planning
+    was most of PostgreSQL's CPU per single-reading POST. A plain psycopg cursor on the same
+    connection (same transaction) binds on the server, and psycopg prepares a statement it
+    has seen `prepare_threshold` times. Errors go through Django's wrapper, so a lost server
+    is still django.db.OperationalError (a 503) and the connection is marked as failed.
+    Behind PgBouncer in transaction mode this needs PgBouncer 1.21+ (max_prepared_statements);
+    DB_PREPARED_STATEMENTS=false turns it off.
+    """
+    if not settings.DB_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
+            cursor.execute(query, params)
+            return cursor.fetchone()
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()  # as Django's own cursors do
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(query, params, prepare=True)
+        row = cursor.fetchone()
+    assert row is not None
+    return row
