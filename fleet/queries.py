@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db import connection
 from psycopg import sql
 
+from fleet.db import fetch_one_prepared
 from fleet.models import ApiKey, Meter, Vehicle, VehicleMeterMap
 
 
@@ -68,9 +69,7 @@ def usable_api_key(prefix: str) -> ApiKey | None:
     query itself here (py-spy, bench/RESULTS.md); the instance is built from the row directly.
     """
     query, attnames = _api_key_query()
-    with connection.cursor() as cursor:
-        cursor.execute(query, [prefix])
-        row = cursor.fetchone()
+    row = fetch_one_prepared(query, [prefix])
     if row is None:
         return None
     return ApiKey.from_db(connection.alias, attnames, list(row))

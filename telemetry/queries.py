@@ -342,5 +342,6 @@ def store_readings(vehicles: VehicleColumns | None, meters: MeterColumns | None)
         params["meters"] = _json_rows(meters.meter_ids, meters.tss, meters.kwhs, meters.voltages)
     shape = (vehicles is not None, meters is not None)
     row = fetch_one_prepared(_store_statement(*shape), params)
+    assert row is not None  # the final SELECT always returns its one row of counts
     counts = dict(zip(_store_order(*shape), row, strict=True))
     return int(counts.get("v_hist", 0)), int(counts.get("m_hist", 0))

@@ -46,24 +46,30 @@ def test_inside_a_transaction_a_lost_connection_is_not_retried() -> None:
     connection.close()
 
 
-def prepared_meter_ingest_runs() -> int:
-    """Executions of the prepared meter-only ingest statement in this session (0 if none)."""
+def prepared_runs(like: str, not_like: str = "-") -> int:
+    """Executions in this session of the prepared statements matching `like` (0 if none)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements "
             "WHERE statement LIKE %s AND statement NOT LIKE %s",
-            ['%INSERT INTO "meter_telemetry"%', '%INSERT INTO "vehicle_telemetry"%'],
+            [like, not_like],
         )
         return int(cursor.fetchone()[0])
 
 
+METER_INGEST = ('%INSERT INTO "meter_telemetry"%', '%INSERT INTO "vehicle_telemetry"%')
+KEY_LOOKUP = ('%FROM "fleet_api_key" WHERE prefix%',)
+
+
 @pytest.mark.django_db
-def test_the_ingest_statement_is_prepared_on_the_server(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_the_key_lookup_and_ingest_statements_are_prepared_on_the_server(api_client) -> None:  # type: ignore[no-untyped-def]
     _, raw = make_key(ApiKey.Role.DEVICE)
-    before = prepared_meter_ingest_runs()  # the session may have served earlier tests
+    # The session may have served earlier tests: count what these three requests add.
+    before = prepared_runs(*METER_INGEST), prepared_runs(*KEY_LOOKUP)
     for minute in (1, 2, 3):
         assert post(api_client, raw, meter("MT1", at(minute))).json()["accepted"] == 1
-    assert prepared_meter_ingest_runs() - before == 3
+    after = prepared_runs(*METER_INGEST), prepared_runs(*KEY_LOOKUP)
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 3)
     assert MeterTelemetry.objects.count() == 3
 
 
