@@ -90,6 +90,25 @@ def test_rows_in_the_default_partition_are_moved_into_their_own_partitions() -> 
     }
 
 
+def store_vehicle_reading(ts: datetime) -> None:
+    """Through the ingest statement itself, which runs as a prepared statement."""
+    queries.store_readings(
+        queries.VehicleColumns(["VH1"], [ts], [50.0], [Decimal("1.5")], [20.0]), None
+    )
+
+
+def test_the_prepared_ingest_statement_routes_to_partitions_created_after_it_was_planned() -> None:
+    # Seven executions: past the five custom plans, so PostgreSQL has a generic plan cached.
+    for minute in range(7):
+        store_vehicle_reading(day(0) + timedelta(hours=1, minutes=minute))
+    assert rows_by_partition("vehicle_telemetry") == {"vehicle_telemetry_default": 7}
+
+    maintain_partitions(now=NOW, days_back=1, days_ahead=1, retention_days=None)
+    store_vehicle_reading(day(0) + timedelta(hours=3))
+
+    assert rows_by_partition("vehicle_telemetry") == {"vehicle_telemetry_p20260210": 8}
+
+
 def test_retention_drops_only_partitions_that_ended_before_the_cutoff() -> None:
     maintain_partitions(now=NOW, days_back=5, days_ahead=0, retention_days=None)
     add_vehicle_reading("VH1", day(-5) + timedelta(hours=3))  # in a partition to be dropped
