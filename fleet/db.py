@@ -38,14 +38,14 @@ def fetch_one_prepared(
 
     Django's psycopg backend binds parameters on the client, so PostgreSQL parses and plans
     every execution afresh: for the ingest statement (ten data-modifying CTEs) that planning
-    was most of PostgreSQL's CPU per single-reading POST. A bare psycopg cursor is also cheaper
-    to make than Django's wrapped one, which mattered for the per-request key lookup. A plain
-    psycopg cursor on the same
-    connection (same transaction) binds on the server, and psycopg prepares a statement it
-    has seen `prepare_threshold` times. Errors go through Django's wrapper, so a lost server
-    is still django.db.OperationalError (a 503) and the connection is marked as failed.
-    Behind PgBouncer in transaction mode this needs PgBouncer 1.21+ (max_prepared_statements);
-    DB_PREPARED_STATEMENTS=false turns it off.
+    was most of PostgreSQL's CPU per single-reading POST. A plain psycopg cursor on the same
+    connection (so in the same transaction) binds on the server and, with prepare=True,
+    prepares the statement on its first run; after five custom plans PostgreSQL settles on a
+    cached generic one. The bare cursor is also cheaper to make than Django's wrapped one,
+    which mattered for the per-request key lookup. Errors go through Django's wrapper, so a
+    lost server is still django.db.OperationalError (a 503) and the connection is marked as
+    failed. Behind PgBouncer in transaction mode this needs PgBouncer 1.21+
+    (max_prepared_statements); DB_PREPARED_STATEMENTS=false turns it off.
     """
     if not settings.DB_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
