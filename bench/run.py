@@ -225,9 +225,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def _python(env: dict[str, str], what: str, *args: str) -> str:
+    """Run the venv's Python in the project (stdout back); stop the bench if it fails."""
     done = subprocess.run(
-        [str(BIN / "python"), "manage.py", *args],
+        [str(BIN / "python"), *args],
         cwd=BASE_DIR,
         env=env,
         capture_output=True,
@@ -235,22 +236,16 @@ def manage(env: dict[str, str], *args: str) -> str:
         timeout=300,
     )
     if done.returncode:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        raise SystemExit(f"{what} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
 
 
+def manage(env: dict[str, str], *args: str) -> str:
+    return _python(env, f"manage.py {' '.join(args)}", "manage.py", *args)
+
+
 def bench_keys(env: dict[str, str], role: str, count: int) -> list[str]:
-    done = subprocess.run(
-        [str(BIN / "python"), "-m", "bench.keys", role, str(count)],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode:
-        raise SystemExit(f"creating {role} keys failed:\n{done.stderr}")
-    return done.stdout.split()
+    return _python(env, f"creating {role} keys", "-m", "bench.keys", role, str(count)).split()
 
 
 def http_get(port: int, path: str, key: str | None = None, timeout: float = 10) -> tuple[int, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,6 +28,7 @@ from telemetry.models import (
     VehicleHourly,
     VehicleTelemetry,
 )
+from telemetry.readings import MeterReading, VehicleReading
 
 _BOUND = re.compile(r"FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)")
 
@@ -188,6 +190,18 @@ class VehicleColumns:
     kwhs: list[Decimal]
     temps: list[float]
 
+    @classmethod
+    def of(cls, readings: Sequence[VehicleReading]) -> VehicleColumns | None:
+        if not readings:
+            return None
+        return cls(
+            [r.vehicle_id for r in readings],
+            [r.ts for r in readings],
+            [r.soc for r in readings],
+            [r.kwh_delivered_dc for r in readings],
+            [r.battery_temp for r in readings],
+        )
+
 
 @dataclass(frozen=True)
 class MeterColumns:
@@ -197,6 +211,17 @@ class MeterColumns:
     tss: list[datetime]
     kwhs: list[Decimal]
     voltages: list[float]
+
+    @classmethod
+    def of(cls, readings: Sequence[MeterReading]) -> MeterColumns | None:
+        if not readings:
+            return None
+        return cls(
+            [r.meter_id for r in readings],
+            [r.ts for r in readings],
+            [r.kwh_consumed_ac for r in readings],
+            [r.voltage for r in readings],
+        )
 
 
 _VEHICLE_CTES = """

@@ -86,27 +86,8 @@ def ingest_readings(readings: list[Reading]) -> IngestResult:
         _first_of_each_key(posted_meters, attrgetter("meter_id", "ts")),
         key=attrgetter("meter_id", "ts"),
     )
-    vehicle_columns = (
-        queries.VehicleColumns(
-            [r.vehicle_id for r in vehicles],
-            [r.ts for r in vehicles],
-            [r.soc for r in vehicles],
-            [r.kwh_delivered_dc for r in vehicles],
-            [r.battery_temp for r in vehicles],
-        )
-        if vehicles
-        else None
-    )
-    meter_columns = (
-        queries.MeterColumns(
-            [r.meter_id for r in meters],
-            [r.ts for r in meters],
-            [r.kwh_consumed_ac for r in meters],
-            [r.voltage for r in meters],
-        )
-        if meters
-        else None
-    )
+    vehicle_columns = queries.VehicleColumns.of(vehicles)
+    meter_columns = queries.MeterColumns.of(meters)
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
         vehicle_accepted, meter_accepted = queries.store_readings(vehicle_columns, meter_columns)
     accepted = vehicle_accepted + meter_accepted

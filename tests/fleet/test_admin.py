@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
@@ -40,6 +41,17 @@ def staff_client(staff: User) -> Client:
 
 def errors_of(response) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(e) for e in response.context["adminform"].form.non_field_errors()]
+
+
+def add_in_admin(
+    client: Client, vehicle: str, meter: str, valid_from: datetime, valid_to: datetime | None = None
+) -> Any:
+    """POST the "add vehicle meter map" form as an operator fills it in (UTC date and time)."""
+    form = {"vehicle": vehicle, "meter": meter}
+    for name, at in (("valid_from", valid_from), ("valid_to", valid_to)):
+        if at is not None:
+            form[f"{name}_0"], form[f"{name}_1"] = f"{at:%Y-%m-%d}", f"{at:%H:%M:%S}"
+    return client.post(MAP_ADD, form)
 
 
 def map_rows() -> list[tuple[str, str, object, object]]:
@@ -90,15 +102,7 @@ def test_creating_a_mapping_in_the_admin_remaps_and_is_logged(
 ) -> None:
     assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0)
     register_devices(meter_ids=["MT2"])
-    response = staff_client.post(
-        MAP_ADD,
-        {
-            "vehicle": "VH1",
-            "meter": "MT2",
-            "valid_from_0": "2026-02-10",
-            "valid_from_1": "05:00:00",
-        },
-    )
+    response = add_in_admin(staff_client, "VH1", "MT2", T0 + 5 * H)
     assert response.status_code == 302, errors_of(response)
     assert map_rows() == [("VH1", "MT1", T0, T0 + 5 * H), ("VH1", "MT2", T0 + 5 * H, None)]
     entry = LogEntry.objects.get(action_flag=ADDITION)
@@ -111,15 +115,7 @@ def test_creating_a_mapping_in_the_admin_remaps_and_is_logged(
 def test_an_overlapping_mapping_is_a_form_error_not_a_500(staff_client: Client) -> None:
     assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0)
     register_devices(meter_ids=["MT2"])
-    response = staff_client.post(
-        MAP_ADD,
-        {
-            "vehicle": "VH1",
-            "meter": "MT2",
-            "valid_from_0": "2026-02-09",
-            "valid_from_1": "00:00:00",
-        },
-    )
+    response = add_in_admin(staff_client, "VH1", "MT2", T0 - 24 * H)
     assert response.status_code == 200
     assert any("Vehicle VH1 already has a meter" in e for e in errors_of(response))
     assert map_rows() == [("VH1", "MT1", T0, None)]
@@ -128,35 +124,26 @@ def test_an_overlapping_mapping_is_a_form_error_not_a_500(staff_client: Client) 
 def test_a_meter_serving_another_vehicle_then_is_a_form_error(staff_client: Client) -> None:
     add_mapping(vehicle_id="VH1", meter_id="MT1", valid_from=T0, valid_to=T0 + 10 * H)
     register_devices(vehicle_ids=["VH2"])
-    response = staff_client.post(
-        MAP_ADD,
-        {
-            "vehicle": "VH2",
-            "meter": "MT1",
-            "valid_from_0": "2026-02-10",
-            "valid_from_1": "02:00:00",
-            "valid_to_0": "2026-02-10",
-            "valid_to_1": "04:00:00",
-        },
-    )
+    response = add_in_admin(staff_client, "VH2", "MT1", T0 + 2 * H, T0 + 4 * H)
     assert response.status_code == 200
     assert any("Meter MT1 already serves a vehicle" in e for e in errors_of(response))
     assert VehicleMeterMap.objects.count() == 1
 
 
+def test_a_closed_interval_inside_a_current_mapping_is_a_form_error_and_closes_nothing(
+    staff_client: Client,
+) -> None:
+    assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0)
+    register_devices(meter_ids=["MT2"])
+    response = add_in_admin(staff_client, "VH1", "MT2", T0 + 2 * H, T0 + 4 * H)
+    assert response.status_code == 200
+    assert any("Vehicle VH1 already has a meter" in e for e in errors_of(response))
+    assert map_rows() == [("VH1", "MT1", T0, None)]
+
+
 def test_valid_to_before_valid_from_is_a_form_error(staff_client: Client) -> None:
     register_devices(vehicle_ids=["VH1"], meter_ids=["MT1"])
-    response = staff_client.post(
-        MAP_ADD,
-        {
-            "vehicle": "VH1",
-            "meter": "MT1",
-            "valid_from_0": "2026-02-10",
-            "valid_from_1": "04:00:00",
-            "valid_to_0": "2026-02-10",
-            "valid_to_1": "02:00:00",
-        },
-    )
+    response = add_in_admin(staff_client, "VH1", "MT1", T0 + 4 * H, T0 + 2 * H)
     assert response.status_code == 200
     assert "valid_to must be after valid_from." in errors_of(response)
     assert VehicleMeterMap.objects.count() == 0
