@@ -23,7 +23,7 @@ run: $(VENV)/.installed
 	@echo "  create an admin user:  $(BIN)/python manage.py createsuperuser"
 	@echo "  create an API key:     $(BIN)/python manage.py create_api_key --name NAME --role device|analyst"
 	@echo ""
-	exec $(BIN)/gunicorn -c gunicorn.conf.py fleet.wsgi
+	exec $(BIN)/gunicorn -c gunicorn.conf.py fleet.project.wsgi
 
 test: $(VENV)/.installed
 	$(BIN)/pytest $(ARGS)

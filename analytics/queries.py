@@ -16,7 +16,8 @@ from typing import Any
 from django.db import connection
 from psycopg import sql
 
-from fleet.models import Vehicle, VehicleMeterMap
+from fleet.plumbing.sql import table
+from fleet.registry.models import Vehicle, VehicleMeterMap
 from telemetry.models import MeterHourly, MeterTelemetry, VehicleHourly, VehicleTelemetry
 
 HOUR = timedelta(hours=1)
@@ -24,12 +25,12 @@ HOUR = timedelta(hours=1)
 
 def _tables() -> dict[str, sql.Identifier]:
     return {
-        "vt": sql.Identifier(VehicleTelemetry._meta.db_table),
-        "mt": sql.Identifier(MeterTelemetry._meta.db_table),
-        "vh": sql.Identifier(VehicleHourly._meta.db_table),
-        "mh": sql.Identifier(MeterHourly._meta.db_table),
-        "map": sql.Identifier(VehicleMeterMap._meta.db_table),
-        "vehicle": sql.Identifier(Vehicle._meta.db_table),
+        "vt": table(VehicleTelemetry),
+        "mt": table(MeterTelemetry),
+        "vh": table(VehicleHourly),
+        "mh": table(MeterHourly),
+        "map": table(VehicleMeterMap),
+        "vehicle": table(Vehicle),
     }
 
 
@@ -65,39 +66,53 @@ def _run(
         return cursor.fetchall()
 
 
-# Roll-up based AC per vehicle and hour, exact at map boundaries. Each map span is clipped to
-# the window [s, e) (whole hours). Hours wholly inside a span come from meter_hourly; a span
-# that starts or ends mid-hour (a re-map at 10:17) reads only those partial hours from raw
-# history, and only for such spans, so raw history is touched for minutes, not the window.
-_AC_SPANS = """
+# The map rows that hold during the window [s, e), each clipped to it: the spans during which
+# a meter's readings count for a vehicle. The one place the map's overlap predicate is written
+# in SQL; {span_filter} narrows it to one vehicle's rows (served by the (vehicle, valid_from)
+# unique index).
+_SPANS = """
     spans AS (
-        SELECT m.vehicle_id, m.meter_id,
+        SELECT m.vehicle_id, m.meter_id, m.valid_from,
             greatest(m.valid_from, %(s)s) AS s,
             least(coalesce(m.valid_to, 'infinity'), %(e)s) AS e
         FROM {map} m
         WHERE m.valid_from < %(e)s AND (m.valid_to IS NULL OR m.valid_to > %(s)s) {span_filter}
-    ),
+    )
+"""
+
+
+def _ac_hours(spans: str) -> str:
+    """AC per vehicle and hour over the given spans, exact at map boundaries.
+
+    Hours wholly inside a span come from meter_hourly; a span that starts or ends mid-hour (a
+    re-map at 10:17) reads only those partial hours from raw history, and only for such spans,
+    so raw history is touched for minutes, not the window.
+    """
+    return f"""
     bounded AS (
         SELECT *,
             date_trunc('hour', s - interval '1 microsecond') + interval '1 hour' AS hs,
             date_trunc('hour', e) AS he
-        FROM spans
+        FROM {spans}
     ),
     ac_hours AS (
         SELECT b.vehicle_id, h.hour, h.kwh_ac AS kwh, h.readings
-        FROM bounded b JOIN {mh} h ON h.meter_id = b.meter_id AND h.hour >= b.hs AND h.hour < b.he
+        FROM bounded b JOIN {{mh}} h ON h.meter_id = b.meter_id AND h.hour >= b.hs AND h.hour < b.he
         UNION ALL
         SELECT b.vehicle_id, date_trunc('hour', t.ts), t.kwh_consumed_ac, 1
-        FROM bounded b JOIN {mt} t ON t.meter_id = b.meter_id
+        FROM bounded b JOIN {{mt}} t ON t.meter_id = b.meter_id
             AND t.ts >= b.s AND t.ts < least(b.hs, b.e)
         WHERE b.s < b.hs AND t.ts >= %(s)s AND t.ts < %(e)s
         UNION ALL
         SELECT b.vehicle_id, date_trunc('hour', t.ts), t.kwh_consumed_ac, 1
-        FROM bounded b JOIN {mt} t ON t.meter_id = b.meter_id
+        FROM bounded b JOIN {{mt}} t ON t.meter_id = b.meter_id
             AND t.ts >= greatest(b.he, b.hs) AND t.ts < b.e
         WHERE b.he < b.e AND t.ts >= %(s)s AND t.ts < %(e)s
     )
 """
+
+
+_AC_SPANS = _SPANS + "," + _ac_hours("spans")
 
 
 # Per vehicle: exact DC and AC over any window [s, e), from the roll-ups for the whole hours
@@ -128,12 +143,7 @@ _VEHICLE_PERFORMANCE = (
     + """
     SELECT EXISTS (SELECT 1 FROM {vehicle} WHERE id = %(v)s), dc.*, ac.*, (
         SELECT coalesce(array_agg(meter_id ORDER BY first_from), ARRAY[]::text[])
-        FROM (
-            SELECT meter_id, min(valid_from) AS first_from FROM {map}
-            WHERE vehicle_id = %(v)s
-                AND valid_from < %(e)s AND (valid_to IS NULL OR valid_to > %(s)s)
-            GROUP BY meter_id
-        ) mapped
+        FROM (SELECT meter_id, min(valid_from) AS first_from FROM spans GROUP BY meter_id) mapped
     )
     FROM (
         SELECT coalesce(sum(kwh), 0), coalesce(sum(readings), 0), sum(temp) / sum(readings)
@@ -199,7 +209,8 @@ def explain_vehicle_totals(vehicle_id: str, start: datetime, end: datetime) -> d
 #   join and a second aggregation.
 # - The two passes are one UNION ALL, so PostgreSQL can run them side by side (Parallel Append)
 #   rather than one after the other.
-_FLEET = """
+_FLEET = (
+    """
     WITH sums AS (
         SELECT true AS dc_side, vehicle_id AS id, sum(kwh_dc) AS kwh, sum(readings) AS n,
             sum(battery_temp_sum) AS temp
@@ -208,37 +219,16 @@ _FLEET = """
         SELECT false, meter_id, sum(kwh_ac), sum(readings), NULL
         FROM {mh} WHERE hour >= %(s)s AND hour < %(e)s GROUP BY meter_id
     ),
-    spans AS (
-        SELECT m.vehicle_id, m.meter_id,
-            greatest(m.valid_from, %(s)s) AS s,
-            least(coalesce(m.valid_to, 'infinity'), %(e)s) AS e
-        FROM {map} m
-        WHERE m.valid_from < %(e)s AND (m.valid_to IS NULL OR m.valid_to > %(s)s)
-    ),
+"""
+    + _SPANS
+    + """,
     -- A span covering the whole window is its vehicle's only span in it (one meter at a time).
     whole AS (
         SELECT * FROM spans WHERE s = %(s)s AND e = %(e)s
     ),
-    bounded AS (
-        SELECT *,
-            date_trunc('hour', s - interval '1 microsecond') + interval '1 hour' AS hs,
-            date_trunc('hour', e) AS he
-        FROM spans WHERE NOT (s = %(s)s AND e = %(e)s)
-    ),
-    ac_hours AS (
-        SELECT b.vehicle_id, h.kwh_ac AS kwh, h.readings
-        FROM bounded b JOIN {mh} h ON h.meter_id = b.meter_id AND h.hour >= b.hs AND h.hour < b.he
-        UNION ALL
-        SELECT b.vehicle_id, t.kwh_consumed_ac, 1
-        FROM bounded b JOIN {mt} t ON t.meter_id = b.meter_id
-            AND t.ts >= b.s AND t.ts < least(b.hs, b.e)
-        WHERE b.s < b.hs AND t.ts >= %(s)s AND t.ts < %(e)s
-        UNION ALL
-        SELECT b.vehicle_id, t.kwh_consumed_ac, 1
-        FROM bounded b JOIN {mt} t ON t.meter_id = b.meter_id
-            AND t.ts >= greatest(b.he, b.hs) AND t.ts < b.e
-        WHERE b.he < b.e AND t.ts >= %(s)s AND t.ts < %(e)s
-    ),
+"""
+    + _ac_hours("spans WHERE NOT (s = %(s)s AND e = %(e)s)")
+    + """,
     ac AS (
         SELECT w.vehicle_id, m.kwh AS ac, m.n
         FROM whole w JOIN sums m ON NOT m.dc_side AND m.id = w.meter_id
@@ -252,12 +242,16 @@ _FLEET = """
         FROM sums dc LEFT JOIN ac ON ac.vehicle_id = dc.id
         WHERE dc.dc_side
     )
-    SELECT vehicle_id, dc, ac, dc_n, ac_n, avg_temp, ratio, count(*) OVER () AS total
+    -- The two counts come with the page (window aggregates run before LIMIT), so a page needs
+    -- one pass, not a second one to count.
+    SELECT vehicle_id, dc, ac, dc_n, ac_n, avg_temp, ratio, count(*) OVER () AS total,
+        count(*) FILTER (WHERE ratio < %(threshold)s) OVER () AS flagged
     FROM rated
     WHERE NOT %(flagged_only)s OR ratio < %(threshold)s
     ORDER BY ratio ASC NULLS LAST, vehicle_id
     LIMIT %(limit)s OFFSET %(offset)s
 """
+)
 
 
 @dataclass(frozen=True)
@@ -271,6 +265,12 @@ class FleetRow:
     ratio: Decimal | None
 
 
+@dataclass(frozen=True)
+class FleetCounts:
+    vehicles: int  # vehicles that match (all, or only the flagged ones)
+    flagged: int  # of those, how many are below the threshold
+
+
 def fleet_page(
     start: datetime,
     end: datetime,
@@ -279,8 +279,8 @@ def fleet_page(
     flagged_only: bool,
     limit: int,
     offset: int,
-) -> tuple[int, list[FleetRow]]:
-    """(vehicles in total, one page of them) for whole-hour [start, end), worst first."""
+) -> tuple[FleetCounts, list[FleetRow]]:
+    """(counts, one page of vehicles) for whole-hour [start, end), worst first."""
     params = {
         "s": start,
         "e": end,
@@ -292,11 +292,13 @@ def fleet_page(
     rows = _run(_FLEET, params)
     if not rows and offset:
         # A page past the end still reports how many there are.
-        return fleet_page(
+        counts, _ = fleet_page(
             start, end, threshold=threshold, flagged_only=flagged_only, limit=1, offset=0
-        )[0], []
-    total = rows[0][-1] if rows else 0
-    return total, [FleetRow(*row[:-1]) for row in rows]
+        )
+        return counts, []
+    if not rows:
+        return FleetCounts(0, 0), []
+    return FleetCounts(rows[0][-2], rows[0][-1]), [FleetRow(*row[:-2]) for row in rows]
 
 
 _SERIES = (

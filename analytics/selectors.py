@@ -9,9 +9,10 @@ from typing import Any
 from django.conf import settings
 
 from analytics import queries
-from analytics.windows import Window
-from fleet.api import ApiError
-from fleet.models import Vehicle
+from analytics.params import Window
+from fleet.plumbing.errors import ApiError
+from fleet.plumbing.pagination import PageRequest
+from fleet.registry.models import Vehicle
 
 EFFICIENCY_PLACES = Decimal("0.0001")
 TEMP_PLACES = Decimal("0.01")
@@ -35,16 +36,21 @@ def _temp(value: float | None) -> float | None:
     return float(Decimal(value).quantize(TEMP_PLACES, rounding=ROUND_HALF_EVEN))
 
 
+def _unknown_vehicle(vehicle_id: str) -> ApiError:
+    return ApiError(404, f"Vehicle {vehicle_id} is not known.")
+
+
 def _require_vehicle(vehicle_id: str) -> None:
     if not Vehicle.objects.filter(pk=vehicle_id).exists():
-        raise ApiError(404, f"Vehicle {vehicle_id} is not known.")
+        raise _unknown_vehicle(vehicle_id)
 
 
 def vehicle_performance(vehicle_id: str, window: Window) -> dict[str, Any]:
-    """Exact totals of one vehicle over the window, from raw history (partition-pruned)."""
+    """Exact totals of one vehicle over the window: the hourly roll-ups for its whole hours,
+    raw history (partition-pruned) for the partial hours at its ends."""
     totals = queries.vehicle_totals(vehicle_id, window.start, window.end)
     if not totals.known:
-        raise ApiError(404, f"Vehicle {vehicle_id} is not known.")
+        raise _unknown_vehicle(vehicle_id)
     dc, ac = totals.dc, totals.ac
     return {
         "total_dc": _kwh(dc.kwh),
@@ -61,20 +67,21 @@ def vehicle_performance(vehicle_id: str, window: Window) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class FleetPage:
-    count: int
+    count: int  # vehicles listed (all, or with flagged_only the flagged ones)
+    flagged: int  # of those, how many are flagged
     results: list[dict[str, Any]]
 
 
-def fleet_efficiency(window: Window, *, flagged_only: bool, page: int, page_size: int) -> FleetPage:
+def fleet_efficiency(window: Window, *, flagged_only: bool, page: PageRequest) -> FleetPage:
     """Every vehicle with readings in the (whole-hour) window, worst efficiency first."""
     threshold = settings.EFFICIENCY_ALERT_THRESHOLD
-    total, rows = queries.fleet_page(
+    counts, rows = queries.fleet_page(
         window.start,
         window.end,
         threshold=threshold,
         flagged_only=flagged_only,
-        limit=page_size,
-        offset=(page - 1) * page_size,
+        limit=page.size,
+        offset=page.offset,
     )
     results = []
     for row in rows:
@@ -89,7 +96,7 @@ def fleet_efficiency(window: Window, *, flagged_only: bool, page: int, page_size
                 "flagged": row.ratio is not None and row.ratio < Decimal(str(threshold)),
             }
         )
-    return FleetPage(total, results)
+    return FleetPage(counts.vehicles, counts.flagged, results)
 
 
 def vehicle_series(vehicle_id: str, window: Window) -> list[dict[str, Any]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from analytics.params import MAX_HOURS
+
 
 class ReadingCountsSerializer(serializers.Serializer):
     vehicle = serializers.IntegerField()
@@ -70,7 +72,9 @@ class SeriesSerializer(serializers.Serializer):
 SeriesSerializer._declared_fields["from"] = serializers.DateTimeField()
 
 WINDOW_PARAMETERS = [
-    OpenApiParameter("hours", int, description="Window length in hours, 1-744 (default 24)."),
+    OpenApiParameter(
+        "hours", int, description=f"Window length in hours, 1-{MAX_HOURS} (default 24)."
+    ),
     OpenApiParameter("from", str, description="Window start, ISO-8601 with offset (inclusive)."),
     OpenApiParameter(
         "to", str, description="Window end, ISO-8601 with offset (exclusive); default now."

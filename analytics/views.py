@@ -1,4 +1,4 @@
-"""Analytics endpoints (analyst keys). Thin: parse the window, call a selector, serialize."""
+"""Analytics endpoints (analyst keys). Thin: parse the parameters, call a selector, serialize."""
 
 from __future__ import annotations
 
@@ -9,37 +9,25 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from analytics import selectors
+from analytics.params import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    parse_fleet_query,
+    parse_series_query,
+    parse_window,
+)
 from analytics.serializers import (
     WINDOW_PARAMETERS,
     FleetPageSerializer,
     PerformanceSerializer,
     SeriesSerializer,
 )
-from analytics.windows import parse_hour_window, parse_window
-from fleet.api import ApiError
-from fleet.auth import IsAnalystKey
-from fleet.openapi import COMMON_ERRORS, error
+from fleet.plumbing.openapi import COMMON_ERRORS, error
+from fleet.registry.auth import IsAnalystKey
 
 BAD_WINDOW = error("Bad window or paging parameters.")
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
-
-
-def _positive_int(params: dict[str, str], name: str, default: int, maximum: int) -> int:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= maximum:
-        raise ApiError(400, f"'{name}' must be a whole number from 1 to {maximum}.")
-    return value
 
 
 class PerformanceViewSet(viewsets.ViewSet):
@@ -76,9 +64,7 @@ class PerformanceViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["get"])
     def series(self, request: Request, pk: str) -> Response:
-        if request.query_params.get("bucket", "hour") != "hour":
-            raise ApiError(400, "'bucket' must be 'hour' (the only bucket size so far).")
-        window = parse_hour_window(request.query_params, timezone.now())
+        window = parse_series_query(request.query_params, timezone.now())
         return Response(
             {
                 "vehicleId": pk,
@@ -101,38 +87,26 @@ class FleetViewSet(viewsets.ViewSet):
             *WINDOW_PARAMETERS,
             OpenApiParameter("flagged", bool, description="Only vehicles below the threshold."),
             OpenApiParameter("page", int, description="Page number, from 1."),
-            OpenApiParameter("page_size", int, description="1-1000, default 50."),
+            OpenApiParameter(
+                "page_size", int, description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."
+            ),
         ],
         responses={200: FleetPageSerializer, 400: BAD_WINDOW, **COMMON_ERRORS},
     )
     def efficiency(self, request: Request) -> Response:
-        params = request.query_params
-        window = parse_hour_window(params, timezone.now())
-        flagged = params.get("flagged", "false").lower()
-        if flagged not in ("true", "false", "1", "0"):
-            raise ApiError(400, "'flagged' must be true or false.")
-        page = _positive_int(params, "page", 1, 10**6)
-        page_size = _positive_int(params, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        query = parse_fleet_query(request.query_params, timezone.now())
         result = selectors.fleet_efficiency(
-            window, flagged_only=flagged in ("true", "1"), page=page, page_size=page_size
+            query.window, flagged_only=query.flagged_only, page=query.page
         )
-        url = request.build_absolute_uri()
-        has_next = page * page_size < result.count
-        previous = None
-        if page > 1:
-            previous = (
-                remove_query_param(url, "page")
-                if page == 2
-                else replace_query_param(url, "page", page - 1)
-            )
         return Response(
-            {
-                "count": result.count,
-                "next": replace_query_param(url, "page", page + 1) if has_next else None,
-                "previous": previous,
-                "from": window.start,
-                "to": window.end,
-                "threshold": settings.EFFICIENCY_ALERT_THRESHOLD,
-                "results": result.results,
-            }
+            query.page.body(
+                request,
+                result.count,
+                result.results,
+                **{
+                    "from": query.window.start,
+                    "to": query.window.end,
+                    "threshold": settings.EFFICIENCY_ALERT_THRESHOLD,
+                },
+            )
         )

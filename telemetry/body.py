@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from django.http import HttpRequest
 
-from fleet.api import ApiError
+from fleet.plumbing.errors import ApiError
 
 _READ_CHUNK = 64 * 1024
 

@@ -12,7 +12,7 @@ from django.db import models
 from psqlextra.models import PostgresPartitionedModel
 from psqlextra.types import PostgresPartitioningMethod
 
-from fleet.models import DEVICE_ID_MAX_LENGTH, Meter, Vehicle
+from fleet.registry.models import DEVICE_ID_MAX_LENGTH, Meter, Vehicle
 
 # kWh of one interval. NUMERIC, not float: the AC side is what the operator is billed for, and
 # sums over millions of readings must come out exact.

@@ -18,8 +18,8 @@ import orjson
 from django.db import connection, models
 from psycopg import sql
 
-from fleet.db import fetch_one_prepared
-from fleet.models import Meter, Vehicle
+from fleet.plumbing.db import fetch_one_prepared
+from fleet.registry.models import Meter, Vehicle
 from telemetry.models import (
     CurrentMeterStatus,
     CurrentVehicleStatus,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from fleet.models import DEVICE_ID_RE
+from fleet.registry.models import DEVICE_ID_RE
 
 _DEVICE_ID = DEVICE_ID_RE
 

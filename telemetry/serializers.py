@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from fleet.models import DEVICE_ID_PATTERN
+from fleet.registry.models import DEVICE_ID_PATTERN
 
 
 class VehicleReadingSerializer(serializers.Serializer):

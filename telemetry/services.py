@@ -1,4 +1,4 @@
-"""Ingestion: the write path of POST /v1/telemetry."""
+"""Ingestion: the one write path every transport (HTTP today) goes through."""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied
 
-from fleet.models import ApiKey
-from telemetry import queries
-from telemetry.readings import Limits, MeterReading, Reading, VehicleReading
+from fleet.plumbing.errors import ApiError
+from fleet.registry.models import ApiKey
+from telemetry import metrics, queries
+from telemetry.readings import (
+    Limits,
+    MeterReading,
+    Reading,
+    VehicleReading,
+    parse_reading,
+    parse_readings,
+)
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,10 @@ def check_key_may_post(key: ApiKey, readings: Iterable[Reading]) -> None:
         else:
             theirs = ("meter", reading.meter_id)
         if theirs != bound:
-            raise PermissionDenied(
+            raise ApiError(
+                403,
                 f"This key is bound to {kind} {device_id}; reading {index} is for "
-                f"{theirs[0]} {theirs[1]}. Nothing was stored."
+                f"{theirs[0]} {theirs[1]}. Nothing was stored.",
             )
 
 
@@ -99,3 +108,62 @@ def ingest_readings(readings: list[Reading]) -> IngestResult:
         vehicle_readings=len(posted_vehicles),
         meter_readings=len(posted_meters),
     )
+
+
+def _count_rejected(items: list[Any]) -> None:
+    for item in items:
+        kind = "vehicle" if isinstance(item, dict) and "vehicleId" in item else "meter"
+        if not isinstance(item, dict) or ("vehicleId" in item) == ("meterId" in item):
+            kind = "unknown"
+        metrics.READINGS_REJECTED.labels(kind).inc()
+
+
+def parse_payload(payload: Any, limits: Limits) -> list[Reading]:
+    """The readings of a parsed body: one reading (an object) or a batch (an array of at most
+    TELEMETRY_MAX_BATCH), all valid, or an ApiError (400, 413) that names every bad one."""
+    if isinstance(payload, dict):
+        reading, errors = parse_reading(payload, limits)
+        if errors or reading is None:
+            _count_rejected([payload])
+            raise ApiError(400, "The reading is invalid; nothing was stored.", errors)
+        return [reading]
+    if not isinstance(payload, list):
+        raise ApiError(400, "The body must be one reading object or an array of reading objects.")
+    if not payload:
+        raise ApiError(400, "The array is empty; send at least one reading.")
+    if len(payload) > settings.TELEMETRY_MAX_BATCH:
+        raise ApiError(
+            413,
+            f"The batch has {len(payload)} readings; the limit is "
+            f"{settings.TELEMETRY_MAX_BATCH}. Split it.",
+        )
+    readings, bad = parse_readings(payload, limits)
+    if bad:
+        _count_rejected(payload)
+        raise ApiError(
+            400, f"{len(bad)} of {len(payload)} readings are invalid; nothing was stored.", bad
+        )
+    return readings
+
+
+def ingest_payload(payload: Any, key: ApiKey, *, now: datetime | None = None) -> IngestResult:
+    """Validate and store what a device sent (one reading or a batch, as parsed JSON) on
+    behalf of `key`: all of it or none of it.
+
+    The single entry point of every transport: the limits, the bound-device rule, storage and
+    the metrics are the same whichever way a reading arrived. Raises ApiError with the status
+    and body the HTTP API answers (400, 403, 413); nothing is written then.
+    """
+    readings = parse_payload(payload, current_limits(now))
+    check_key_may_post(key, readings)
+    result = ingest_readings(readings)
+    metrics.INGEST_BATCH_SIZE.observe(len(readings))
+    for kind, total, accepted in (
+        ("vehicle", result.vehicle_readings, result.vehicle_accepted),
+        ("meter", result.meter_readings, result.meter_accepted),
+    ):
+        if accepted:
+            metrics.READINGS_ACCEPTED.labels(kind).inc(accepted)
+        if total - accepted:
+            metrics.READINGS_DUPLICATE.labels(kind).inc(total - accepted)
+    return result

@@ -10,13 +10,11 @@ from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fleet import metrics
-from fleet.api import ApiError
-from fleet.auth import IsAnalystKey, IsDeviceKey
-from fleet.openapi import COMMON_ERRORS, error
+from fleet.plumbing.errors import ApiError
+from fleet.plumbing.openapi import COMMON_ERRORS, error
+from fleet.registry.auth import IsAnalystKey, IsDeviceKey
 from telemetry import selectors, services
 from telemetry.body import read_json_body
-from telemetry.readings import parse_reading, parse_readings
 from telemetry.serializers import (
     IngestResponseSerializer,
     MeterReadingSerializer,
@@ -24,14 +22,6 @@ from telemetry.serializers import (
     VehicleReadingSerializer,
     VehicleStatusSerializer,
 )
-
-
-def _count_rejected(items: list[Any]) -> None:
-    for item in items:
-        kind = "vehicle" if isinstance(item, dict) and "vehicleId" in item else "meter"
-        if not isinstance(item, dict) or ("vehicleId" in item) == ("meterId" in item):
-            kind = "unknown"
-        metrics.READINGS_REJECTED.labels(kind).inc()
 
 
 class TelemetryViewSet(viewsets.ViewSet):
@@ -44,7 +34,7 @@ class TelemetryViewSet(viewsets.ViewSet):
     @extend_schema(
         operation_id="ingest_telemetry",
         summary="Post one reading or a batch",
-        # The body (one reading or an array) is written by fleet.openapi.postprocess; these
+        # The body (one reading or an array) is written by fleet.plumbing.openapi.postprocess; these
         # register the two reading components it refers to.
         request={
             "application/json": PolymorphicProxySerializer(
@@ -66,45 +56,7 @@ class TelemetryViewSet(viewsets.ViewSet):
     )
     def create(self, request: Request) -> Response:
         payload = read_json_body(request._request, settings.TELEMETRY_MAX_BODY_BYTES)
-        limits = services.current_limits()
-        if isinstance(payload, dict):
-            reading, errors = parse_reading(payload, limits)
-            if errors:
-                _count_rejected([payload])
-                raise ApiError(400, "The reading is invalid; nothing was stored.", errors)
-            readings = [reading]
-        elif isinstance(payload, list):
-            if not payload:
-                raise ApiError(400, "The array is empty; send at least one reading.")
-            if len(payload) > settings.TELEMETRY_MAX_BATCH:
-                raise ApiError(
-                    413,
-                    f"The batch has {len(payload)} readings; the limit is "
-                    f"{settings.TELEMETRY_MAX_BATCH}. Split it.",
-                )
-            readings, bad = parse_readings(payload, limits)
-            if bad:
-                _count_rejected(payload)
-                raise ApiError(
-                    400,
-                    f"{len(bad)} of {len(payload)} readings are invalid; nothing was stored.",
-                    bad,
-                )
-        else:
-            raise ApiError(
-                400, "The body must be one reading object or an array of reading objects."
-            )
-        services.check_key_may_post(request.auth, readings)  # type: ignore[arg-type]
-        result = services.ingest_readings(readings)  # type: ignore[arg-type]
-        metrics.INGEST_BATCH_SIZE.observe(len(readings))
-        for kind, total, accepted in (
-            ("vehicle", result.vehicle_readings, result.vehicle_accepted),
-            ("meter", result.meter_readings, result.meter_accepted),
-        ):
-            if accepted:
-                metrics.READINGS_ACCEPTED.labels(kind).inc(accepted)
-            if total - accepted:
-                metrics.READINGS_DUPLICATE.labels(kind).inc(total - accepted)
+        result = services.ingest_payload(payload, request.auth)
         return Response(
             {
                 "status": 200,

@@ -9,8 +9,8 @@ from typing import Any
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from fleet.models import ApiKey, Meter, Vehicle
-from fleet.services import create_api_key
+from fleet.registry.models import ApiKey, Meter, Vehicle
+from fleet.registry.services.keys import create_api_key
 
 T0 = datetime(2026, 2, 10, 0, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from rest_framework.test import APIClient
 
-from fleet.models import ApiKey
-from fleet.services import assign_meter
+from fleet.registry.models import ApiKey
+from fleet.registry.services.mappings import assign_meter
 from tests.factories import T0, at, auth_header, iso, make_key, meter, post, vehicle
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from fleet.models import ApiKey
+from fleet.registry.models import ApiKey
 from telemetry.readings import MeterReading, VehicleReading
 from telemetry.services import IngestResult, ingest_readings
 from tests.factories import make_key

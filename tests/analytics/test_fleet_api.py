@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fleet.services import assign_meter
+from fleet.registry.services.mappings import assign_meter
 from tests.analytics.conftest import ac, dc
 from tests.factories import T0, iso
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from fleet.services import add_mapping, assign_meter, register_devices, unassign_meter
+from fleet.registry.services.devices import register_devices
+from fleet.registry.services.mappings import add_mapping, assign_meter, unassign_meter
 from tests.analytics.conftest import ac, dc
 from tests.factories import T0, at, iso, make_key, meter, post, vehicle
 

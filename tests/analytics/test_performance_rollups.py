@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from analytics.queries import vehicle_totals
-from fleet.services import assign_meter, unassign_meter
+from fleet.registry.services.mappings import assign_meter, unassign_meter
 from tests.analytics.conftest import ac, dc
 from tests.factories import T0
 

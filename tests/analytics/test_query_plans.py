@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from analytics.queries import explain_vehicle_totals
-from fleet.services import assign_meter
+from fleet.registry.services.mappings import assign_meter
 from telemetry.partitions import maintain_partitions
 from telemetry.readings import MeterReading, VehicleReading
 from telemetry.services import ingest_readings

@@ -11,8 +11,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from fleet.models import VehicleMeterMap
-from fleet.services import assign_meter, register_devices
+from fleet.registry.models import VehicleMeterMap
+from fleet.registry.services.devices import register_devices
+from fleet.registry.services.mappings import assign_meter
 from telemetry.readings import MeterReading, VehicleReading
 from telemetry.services import ingest_readings
 from tests.factories import T0

@@ -119,7 +119,7 @@ class App:
         self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as long as the app
         gunicorn = Path(sys.executable).parent / "gunicorn"
         self.process = subprocess.Popen(
-            [str(gunicorn), "-c", "gunicorn.conf.py", "fleet.wsgi"],
+            [str(gunicorn), "-c", "gunicorn.conf.py", "fleet.project.wsgi"],
             cwd=ROOT,
             env={
                 **env,

@@ -8,7 +8,7 @@ import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
-from fleet.models import ApiKey
+from fleet.registry.models import ApiKey
 from telemetry.models import CurrentVehicleStatus, MeterTelemetry, VehicleTelemetry
 from tests.factories import at, make_key, meter, post, vehicle
 

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from fleet.models import ApiKey, Meter, Vehicle
+from fleet.registry.models import ApiKey, Meter, Vehicle
 from telemetry.models import (
     CurrentMeterStatus,
     CurrentVehicleStatus,

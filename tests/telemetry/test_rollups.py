@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from fleet.models import ApiKey
+from fleet.registry.models import ApiKey
 from tests.factories import at, make_key, meter, post, vehicle
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from fleet.models import ApiKey
+from fleet.registry.models import ApiKey
 from tests.factories import at, auth_header, iso, make_key, meter, post, vehicle
 
 pytestmark = pytest.mark.django_db

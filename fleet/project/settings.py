@@ -1,0 +1,248 @@
+"""One settings module for every environment, driven by the environment and an optional .env."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import environ
+
+from fleet.plumbing.dbconfig import configured_database, embedded_database
+
+# fleet/project/settings.py: the repository is three levels up.
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG: bool = env.bool("DEBUG", default=False)
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / ".data")))
+
+_configured = configured_database(os.environ)
+EMBEDDED_DATABASE = _configured is None
+
+_database = embedded_database(DATA_DIR) if _configured is None else _configured
+
+# Persistent connections save a connect per request. A connection the server closed
+# (restart, failover) is found by the request's first statement, which every API request and
+# /readyz run through fleet.plumbing.db.on_live_connection (reconnect and retry once), rather
+# than by Django's health check, a `SELECT 1` round trip on every request. Elsewhere (the
+# admin) the first request on such a connection is a 503 and Django drops the connection after
+# it. The ingest statement runs as a server-side prepared statement
+# (fleet.plumbing.db.fetch_one_prepared).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+_database.update(
+    {
+        "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60),
+        "CONN_HEALTH_CHECKS": env.bool("DB_CONN_HEALTH_CHECKS", default=False),
+        "OPTIONS": {
+            # A dead or unreachable server must fail fast, not hang a worker.
+            "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
+            "options": "-c statement_timeout={} -c lock_timeout={}".format(
+                env.int("DB_STATEMENT_TIMEOUT_MS", default=30_000),
+                env.int("DB_LOCK_TIMEOUT_MS", default=10_000),
+            ),
+            # Django's own cursors bind on the client and never prepare; this only lets
+            # fetch_one_prepared's server-binding cursor prepare (Django's default is None).
+            **({"prepare_threshold": 5} if DB_PREPARED_STATEMENTS else {}),
+            **_database.get("OPTIONS", {}),
+        },
+    }
+)
+DATABASES = {"default": _database}
+
+
+def _secret_key() -> str:
+    key = env.str("SECRET_KEY", default="")
+    if key:
+        return key
+    if not DEBUG and not EMBEDDED_DATABASE:
+        raise environ.ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off and a real database is configured."
+        )
+    # Development: a random key kept in the git-ignored data folder, so sessions survive restarts.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "psqlextra",
+    "rest_framework",
+    "rest_framework_api_key",
+    "import_export",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "fleet.registry",
+    "telemetry",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "fleet.plumbing.middleware.DatabaseUnavailableMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "fleet.project.urls"
+WSGI_APPLICATION = "fleet.project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The embedded server ships no contrib extensions (no hstore, no btree_gist): map overlaps are
+# enforced in code under row locks instead of an exclusion constraint.
+POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["fleet.registry.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "fleet.plumbing.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per API key (see fleet.registry.throttles). The counters live in the cache: per worker process
+    # with the default local-memory cache (so the effective limit is rate x workers); set
+    # CACHE_URL (e.g. redis://...) to share them.
+    "DEFAULT_THROTTLE_CLASSES": ["fleet.registry.throttles.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "device": env.str("THROTTLE_DEVICE_RATE", default="3000/min"),
+        "analyst": env.str("THROTTLE_ANALYST_RATE", default="600/min"),
+    },
+}
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fleet telemetry API",
+    "DESCRIPTION": (
+        "Ingestion of vehicle (DC) and smart meter (AC) readings, and charging efficiency "
+        "analytics. Authenticate with `Authorization: Api-Key <key>`: device keys post "
+        "telemetry, analyst keys read status and analytics. Errors are "
+        '`{"status", "message", "errors"}`; a 503 carries Retry-After.'
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "fleet.plumbing.openapi.postprocess",
+    ],
+}
+
+# /metrics is not public: allowed from these networks, or with "Authorization: Bearer <token>".
+METRICS_ALLOWED_NETWORKS: list[str] = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]
+)
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+
+# Partitioned history: partition size, how far back readings are accepted (and partitions made),
+# how far ahead partitions are made, and an optional retention (off when unset).
+TELEMETRY_PARTITION_DAYS: int = env.int("TELEMETRY_PARTITION_DAYS", default=1)
+TELEMETRY_BACKFILL_DAYS: int = env.int("TELEMETRY_BACKFILL_DAYS", default=35)
+TELEMETRY_PRECREATE_DAYS: int = env.int("TELEMETRY_PRECREATE_DAYS", default=7)
+TELEMETRY_RETENTION_DAYS: int | None = env.int("TELEMETRY_RETENTION_DAYS", default=None)
+
+# Ingestion limits. A reading's energy is that of one interval (since the device's previous
+# reading); more than this in one interval is a broken counter, not a charge.
+TELEMETRY_MAX_BATCH: int = env.int("TELEMETRY_MAX_BATCH", default=5_000)
+TELEMETRY_MAX_BODY_BYTES: int = env.int("TELEMETRY_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+TELEMETRY_MAX_FUTURE_SECONDS: int = env.int("TELEMETRY_MAX_FUTURE_SECONDS", default=300)
+TELEMETRY_MAX_INTERVAL_KWH: float = env.float("TELEMETRY_MAX_INTERVAL_KWH", default=1_000.0)
+
+# The map import applies every row or none (the admin's confirm step rolls back on any error).
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+
+# Efficiency below this flags a vehicle (hardware fault or leakage).
+EFFICIENCY_ALERT_THRESHOLD: float = env.float("EFFICIENCY_ALERT_THRESHOLD", default=0.85)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # pgserver narrates every start and exit at INFO.
+    "loggers": {"pgserver": {"level": "WARNING"}},
+}
+
+# Production behind TLS (HTTPS=true): redirect, HSTS, secure cookies, and trust the proxy's
+# X-Forwarded-Proto. Off by default so `make run` works over plain http on localhost.
+if env.bool("HTTPS", default=False):
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # /healthz and /readyz answer the load balancer's plain-http probes.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True

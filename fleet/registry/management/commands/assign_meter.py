@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from fleet.registry.management.commands._parsing import parse_instant
+from fleet.registry.services.mappings import assign_meter
+
+
+class Command(BaseCommand):
+    help = "Map METER to VEHICLE from --at (default now) on; closes both current mappings."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("vehicle")
+        parser.add_argument("meter")
+        parser.add_argument("--at", help="ISO-8601 instant with offset; default now")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            row = assign_meter(
+                vehicle_id=options["vehicle"],
+                meter_id=options["meter"],
+                at=parse_instant(options["at"]),
+            )
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        self.stdout.write(f"mapped {row}")

@@ -1,0 +1,1 @@
+"""Writes to the fleet registry. Each service owns its transaction."""

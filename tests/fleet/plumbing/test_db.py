@@ -1,0 +1,82 @@
+"""Kept connections the server has closed, and the prepared ingest statement, on a real server."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.db import OperationalError, connection, transaction
+
+from fleet.plumbing.db import on_live_connection
+from fleet.registry import queries
+from fleet.registry.models import ApiKey
+from telemetry.models import MeterTelemetry
+from tests.factories import at, make_key, meter, post
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def terminate(pid: int) -> None:
+    """What a PostgreSQL restart or failover does to a kept connection, from another session."""
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_closed_is_replaced_and_the_read_retried_once() -> None:
+    key, _ = make_key()
+    before = backend_pid()
+    terminate(before)
+
+    found = on_live_connection(lambda: queries.usable_api_key(key.prefix))
+
+    assert found is not None and found.pk == key.pk
+    assert backend_pid() != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_a_lost_connection_is_not_retried() -> None:
+    key, _ = make_key()
+    with pytest.raises(OperationalError), transaction.atomic():
+        terminate(backend_pid())
+        on_live_connection(lambda: queries.usable_api_key(key.prefix))
+    connection.close()
+
+
+def prepared_runs(like: str, not_like: str = "-") -> int:
+    """Executions in this session of the prepared statements matching `like` (0 if none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements "
+            "WHERE statement LIKE %s AND statement NOT LIKE %s",
+            [like, not_like],
+        )
+        return int(cursor.fetchone()[0])
+
+
+METER_INGEST = ('%INSERT INTO "meter_telemetry"%', '%INSERT INTO "vehicle_telemetry"%')
+KEY_LOOKUP = ('%FROM "fleet_api_key" WHERE prefix%',)
+
+
+@pytest.mark.django_db
+def test_the_key_lookup_and_ingest_statements_are_prepared_on_the_server(api_client) -> None:  # type: ignore[no-untyped-def]
+    _, raw = make_key(ApiKey.Role.DEVICE)
+    # The session may have served earlier tests: count what these three requests add.
+    before = prepared_runs(*METER_INGEST), prepared_runs(*KEY_LOOKUP)
+    for minute in (1, 2, 3):
+        assert post(api_client, raw, meter("MT1", at(minute))).json()["accepted"] == 1
+    after = prepared_runs(*METER_INGEST), prepared_runs(*KEY_LOOKUP)
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 3)
+    assert MeterTelemetry.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_ingest_works_with_prepared_statements_turned_off(api_client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DB_PREPARED_STATEMENTS = False
+    _, raw = make_key(ApiKey.Role.DEVICE)
+    assert post(api_client, raw, meter("MT1", at(1))).json()["accepted"] == 1
+    assert post(api_client, raw, meter("MT1", at(1))).json()["duplicates"] == 1
+    assert MeterTelemetry.objects.count() == 1

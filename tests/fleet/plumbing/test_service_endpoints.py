@@ -1,0 +1,128 @@
+"""Health, readiness, metrics access, throttling, and a lost database outside DRF."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.db import OperationalError
+from django.test import Client, RequestFactory
+
+from fleet.plumbing.middleware import DatabaseUnavailableMiddleware
+from fleet.registry.models import ApiKey
+from tests.factories import at, make_key, meter, post
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_and_readyz_answer_ok() -> None:
+    client = Client()
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ok", "database": "ok"}
+
+
+def test_a_lost_database_outside_drf_is_a_503_with_retry_after() -> None:
+    def broken_view(request):  # type: ignore[no-untyped-def]
+        raise OperationalError("connection refused")
+
+    response = DatabaseUnavailableMiddleware(broken_view)(RequestFactory().get("/admin/"))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+
+
+class LosesTheDatabaseAfterTheView:
+    """Stands for the session middleware failing to save in process_response: below our
+    middleware and outside any view, where Django makes the exception a response itself."""
+
+    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+        self.get_response = get_response
+
+    def __call__(self, request):  # type: ignore[no-untyped-def]
+        self.get_response(request)
+        raise OperationalError("server closed the connection unexpectedly")
+
+
+@pytest.mark.parametrize("path", ["/admin/login/", "/v1/telemetry"])
+def test_a_lost_database_in_an_inner_middleware_is_a_503_not_a_500(settings, path: str) -> None:
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        f"{__name__}.{LosesTheDatabaseAfterTheView.__name__}",
+    ]
+    response = Client(raise_request_exception=False).get(path)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["message"] == "The database is unavailable; retry shortly."
+
+
+def test_any_other_error_is_still_a_500_in_the_api_error_shape(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.{RaisesABug.__name__}"]
+    response = Client(raise_request_exception=False).get("/v1/telemetry")
+    assert response.status_code == 500
+    assert response.json() == {
+        "status": 500,
+        "message": "Internal error; it has been logged.",
+        "errors": {},
+    }
+
+
+class RaisesABug(LosesTheDatabaseAfterTheView):
+    def __call__(self, request):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("a bug")
+
+
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_accepted_duplicate_and_rejected_readings(api_client) -> None:  # type: ignore[no-untyped-def]
+    before = Client().get("/metrics").content.decode()
+    _, key = make_key(ApiKey.Role.DEVICE)
+    post(api_client, key, [meter("MT1", at(1)), meter("MT1", at(2))])
+    post(api_client, key, [meter("MT1", at(1))])
+    post(api_client, key, [meter("MT1", at(3), voltage=-1)])
+    after = Client().get("/metrics").content.decode()
+    name = 'fleet_readings_{}_total{{kind="meter"}}'
+    assert metric(after, name.format("accepted")) - metric(before, name.format("accepted")) == 2
+    assert metric(after, name.format("duplicate")) - metric(before, name.format("duplicate")) == 1
+    assert metric(after, name.format("rejected")) - metric(before, name.format("rejected")) == 1
+    assert "fleet_ingest_batch_size_bucket" in after
+    assert "django_http_requests_latency_seconds_by_view_method" in after
+
+
+def test_metrics_are_not_public(settings) -> None:  # type: ignore[no-untyped-def]
+    outsider = Client(REMOTE_ADDR="203.0.113.9")
+    assert outsider.get("/metrics").status_code == 403
+    settings.METRICS_TOKEN = "s3cret-token"
+    assert outsider.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    assert outsider.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 200
+
+
+def test_each_key_is_throttled_at_its_roles_rate(api_client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"device": "3/min", "analyst": "600/min"},
+    }
+    cache.clear()
+    _, first = make_key(ApiKey.Role.DEVICE)
+    _, second = make_key(ApiKey.Role.DEVICE)
+    statuses = [post(api_client, first, meter("MT1", at(i))).status_code for i in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    limited = post(api_client, first, meter("MT1", at(9)))
+    assert int(limited["Retry-After"]) > 0
+    assert limited.json()["status"] == 429
+    assert post(api_client, second, meter("MT2", at(1))).status_code == 200  # its own budget
+    cache.clear()
+
+
+def test_an_unknown_api_path_is_a_json_404() -> None:
+    response = Client().get("/v1/nope")
+    assert response.status_code == 404
+    assert response.json() == {
+        "status": 404,
+        "message": "No endpoint at /v1/nope; see /v1/docs.",
+        "errors": {},
+    }
+    assert Client().get("/nope").status_code == 404
