@@ -1,7 +1,7 @@
-"""`python -m bench`: see bench/run.py."""
+"""`python -m bench`: see bench/cli.py."""
 
 import sys
 
-from bench.run import main
+from bench.cli import main
 
 sys.exit(main())

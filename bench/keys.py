@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import sys
 
+from bench import app
+
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleet.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", app.SETTINGS)
     import django
 
     django.setup()
-    from fleet.services import create_api_key
+    create_api_key = app.resolve(app.CREATE_API_KEY)
 
     role, count = sys.argv[1], int(sys.argv[2])
     for i in range(count):

@@ -10,15 +10,17 @@ import os
 import sys
 import time
 
+from bench import app
+
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleet.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", app.SETTINGS)
     import django
 
     django.setup()
     import tablib
 
-    from fleet.resources import VehicleMeterMapResource
+    map_resource = app.resolve(app.MAP_RESOURCE)
 
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     dataset = tablib.Dataset(
@@ -26,7 +28,7 @@ def main() -> None:
         headers=["vehicle", "meter", "valid_from", "valid_to"],
     )
     started = time.perf_counter()
-    result = VehicleMeterMapResource().import_data(dataset, dry_run=True, use_transactions=True)
+    result = map_resource().import_data(dataset, dry_run=True, use_transactions=True)
     elapsed = time.perf_counter() - started
     print(
         f"{rows} rows validated and applied (then rolled back) in {elapsed:.2f} s; "

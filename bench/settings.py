@@ -1,9 +1,22 @@
 """Production settings plus the bench-only URLconf (the framework-floor endpoint).
 
 The gunicorn that `make bench` starts gets DJANGO_SETTINGS_MODULE=bench.settings; everything
-else (DEBUG off, middleware, database options) is fleet.settings unchanged.
+else (DEBUG off, middleware, database options) is the application's settings (bench.app.SETTINGS)
+unchanged.
 """
 
-from fleet.settings import *  # noqa: F403
+from importlib import import_module
+
+from bench import app
+
+# `from <SETTINGS> import *`, with the module named in bench.app rather than here.
+_production = import_module(app.SETTINGS)
+globals().update(
+    {
+        name: getattr(_production, name)
+        for name in getattr(_production, "__all__", None)
+        or [n for n in vars(_production) if not n.startswith("_")]
+    }
+)
 
 ROOT_URLCONF = "bench.urls"

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fleet.urls import urlpatterns as fleet_urlpatterns
+from bench import app
 
 
 class FloorView(APIView):
@@ -34,4 +34,7 @@ class FloorView(APIView):
         )
 
 
-urlpatterns = [path("bench/floor", FloorView.as_view()), *fleet_urlpatterns]
+urlpatterns = [
+    path("bench/floor", FloorView.as_view()),
+    *app.resolve(f"{app.URLCONF}.urlpatterns"),
+]

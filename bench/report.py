@@ -1,0 +1,209 @@
+"""The report: the machine, the markdown table with its verdicts, and results.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+TARGETS = {
+    "single_vs_floor": 0.40,
+    "batch_vs_copy": 0.25,
+    "performance_p99_ms": 20.0,
+    "fleet_p99_ms": 250.0,
+    "worker_rss_mb": 200.0,
+}
+HEAD = ("measurement", "result", "server CPU", "ratio / check", "target")
+Row = tuple[str, str, str, str, str]
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def write_results(results: dict[str, Any], out: Path) -> None:
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+# --- formatting -----------------------------------------------------------------------------
+def _cpu(phase: dict[str, Any]) -> str:
+    """Cores the server used in the phase: gunicorn workers + PostgreSQL (of 2)."""
+    cores = phase.get("cpu_cores")
+    if not cores:
+        return ""
+    pg = cores.get("postgres")
+    return f"{cores['gunicorn']:.2f} + " + (f"{pg:.2f}" if pg is not None else "?")
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def _latency(phase: dict[str, Any], digits: int) -> str:
+    return f"p50 {fmt(phase['p50_ms'], ' ms', digits)}, p99 {fmt(phase['p99_ms'], ' ms', digits)}"
+
+
+# --- the rows -------------------------------------------------------------------------------
+def _single_rows(r: dict[str, Any]) -> list[Row]:
+    s, f = r["single"], r["floor"]
+    ratio = s["ok_per_s"] / f["ok_per_s"] if f["ok_per_s"] else 0
+    r["ratios"]["single_vs_floor"] = ratio
+    target = TARGETS["single_vs_floor"]
+    return [
+        (
+            f"single-reading ingest ({r['options']['clients']} clients, {s['seconds']:.0f} s)",
+            f"{fmt(s['ok_per_s'])} readings/s, {_latency(s, 1)}",
+            _cpu(s),
+            f"{ratio:.2f} x floor",
+            f">= {target:.2f} x: " + _verdict(ratio >= target),
+        ),
+        (
+            "  framework floor (DRF POST, no DB)",
+            f"{fmt(f['ok_per_s'])} requests/s, {_latency(f, 1)}",
+            _cpu(f),
+            "",
+            "",
+        ),
+    ]
+
+
+def _batch_rows(r: dict[str, Any]) -> list[Row]:
+    b, c = r["batch"], r["copy_floor"]
+    ratio = b["readings_per_s"] / c["readings_per_s"] if c["readings_per_s"] else 0
+    r["ratios"]["batch_vs_copy"] = ratio
+    target = TARGETS["batch_vs_copy"]
+    options = r["options"]
+    return [
+        (
+            f"batch ingest ({options['batch_size']}/request, {options['batch_clients']} clients)",
+            f"{fmt(b['readings_per_s'])} readings/s, {_latency(b, 0)}",
+            _cpu(b),
+            f"{ratio:.2f} x COPY",
+            f">= {target:.2f} x: " + _verdict(ratio >= target),
+        ),
+        (
+            "  COPY floor (same readings, 2 streams)",
+            f"{fmt(c['readings_per_s'])} readings/s ({c['readings']:,} in {c['seconds']:.2f} s)",
+            _cpu(c),
+            "",
+            "",
+        ),
+    ]
+
+
+def _validation_row(v: dict[str, Any]) -> Row:
+    return (
+        f"validation per {v['readings']:,}-reading batch (parse_readings, in-process)",
+        f"{v['ms_median']:.2f} ms median of {v['runs']} runs "
+        f"({v['us_per_reading']:.2f} µs/reading)",
+        "",
+        "",
+        "(information)",
+    )
+
+
+def _dataset_row(d: dict[str, Any]) -> Row:
+    return (
+        "fleet dataset",
+        f"{d['history_rows']:,} rows ({d['vehicles']:,} vehicles + "
+        f"{d['meters']:,} meters x {d['hours']} h); COPY {d['copy_s']:.0f} s, "
+        f"roll-ups {d['rollup_s']:.0f} s, "
+        f"VACUUM ANALYZE {d['vacuum_analyze_s']:.0f} s",
+        "",
+        f"{d['history_bytes'] / 2**30:.1f} GiB",
+        "roll-ups = raw: " + ("yes" if d["rollups_equal_raw"] else "NO"),
+    )
+
+
+def _analytics_rows(a: dict[str, Any]) -> list[Row]:
+    p, fl, q = a["performance"], a["fleet"], a["seed_query"]
+    perf_target, fleet_target = TARGETS["performance_p99_ms"], TARGETS["fleet_p99_ms"]
+    return [
+        _dataset_row(a["dataset"]),
+        (
+            f"per-vehicle performance (?hours=24, {p['requests']} random vehicles)",
+            _latency(p, 1),
+            _cpu(p),
+            "= raw sums: " + ("yes" if a["check"]["endpoint_equals_raw_sums"] else "NO"),
+            f"p99 <= {perf_target:.0f} ms: " + _verdict((p["p99_ms"] or 1e9) <= perf_target),
+        ),
+        (
+            f"fleet endpoint (?hours=24, {fl['requests']} requests)",
+            _latency(fl, 1),
+            _cpu(fl),
+            f"{fl['count']} vehicles",
+            f"p99 <= {fleet_target:.0f} ms: " + _verdict((fl["p99_ms"] or 1e9) <= fleet_target),
+        ),
+        (
+            f"seed's JOIN query ({q['vehicle']}, 24 h)",
+            f"{q['ms_median']:,.0f} ms; DC {q['seed_total_dc']:,.1f} vs "
+            f"{q['correct_total_dc']:,.1f}, AC {q['seed_total_ac']:,.1f} vs "
+            f"{q['correct_total_ac']:,.1f}",
+            "",
+            f"x{q['dc_ratio']:,.0f} DC, x{q['ac_ratio']:,.0f} AC",
+            "(wrong by design)",
+        ),
+    ]
+
+
+def _rss_row(rss: dict[str, Any]) -> Row:
+    peak = max(rss["worker_peak_per_phase_mb"].values(), default=0)
+    target = TARGETS["worker_rss_mb"]
+    return (
+        f"peak worker RSS ({rss['workers_seen']} worker processes)",
+        f"{peak:.0f} MB",
+        "",
+        "",
+        f"<= {target:.0f} MB: " + _verdict(peak <= target),
+    )
+
+
+def _markdown(rows: list[Row]) -> str:
+    widths = [max(len(row[i]) for row in [HEAD, *rows]) for i in range(len(HEAD))]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(HEAD, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    return "\n".join(lines)
+
+
+def table(results: dict[str, Any]) -> str:
+    """The markdown table of the phases that ran; fills results["ratios"] on the way."""
+    r = results
+    rows: list[Row] = []
+    if "single" in r and "floor" in r:
+        rows += _single_rows(r)
+    if "batch" in r and "copy_floor" in r:
+        rows += _batch_rows(r)
+    if "validation" in r:
+        rows.append(_validation_row(r["validation"]))
+    if "analytics" in r:
+        rows += _analytics_rows(r["analytics"])
+    rows.append(_rss_row(r["rss"]))
+    return _markdown(rows)
