@@ -56,11 +56,11 @@ def database_server(data_dir: Path) -> tuple[dict[str, Any], str]:
     configured = app.resolve(app.CONFIGURED_DATABASE)(os.environ)
     if configured is not None:
         return configured, "configured server"
-    import pgserver
+    from pgserver import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     # Ours alone, so stopped when this process exits (embedded_database reuses this handle).
-    pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
+    get_server(data_dir / "pg", cleanup_mode="stop")
     return app.resolve(app.EMBEDDED_DATABASE)(data_dir), f"embedded PostgreSQL in {data_dir}"
 
 
@@ -109,9 +109,17 @@ def truncate(url: str, tables: tuple[str, ...]) -> None:
         )
 
 
+def row(conn: psycopg.Connection, query: str, params: Any = None) -> tuple[Any, ...]:
+    """The one row a query returns (an aggregate always returns one)."""
+    found = conn.execute(query, params).fetchone()
+    if found is None:
+        raise RuntimeError(f"no row from {query!r}")
+    return tuple(found)
+
+
 def scalar(url: str, query: str, params: Any = None) -> Any:
     with connect(url) as conn:
-        return conn.execute(query, params).fetchone()[0]
+        return row(conn, query, params)[0]
 
 
 def checkpoint(url: str) -> None:

@@ -13,7 +13,16 @@ from psycopg import sql
 
 from bench import data
 from bench.common import minute_now, say
-from bench.database import DERIVED, HISTORY, checkpoint, connect, copy_in, in_parallel, truncate
+from bench.database import (
+    DERIVED,
+    HISTORY,
+    checkpoint,
+    connect,
+    copy_in,
+    in_parallel,
+    row,
+    truncate,
+)
 from bench.server import http_get
 
 
@@ -134,17 +143,19 @@ def _rollups_equal_raw_and_size(url: str) -> tuple[Any, Any]:
     """(roll-ups equal the raw rows, bytes of the history tables and their partitions)."""
     # The roll-ups must equal the raw rows: the fleet view reads them instead of history.
     with connect(url) as conn:
-        consistent = conn.execute(
+        consistent = row(
+            conn,
             "SELECT (SELECT (sum(kwh_delivered_dc), count(*)) FROM vehicle_telemetry) "
             "= (SELECT (sum(kwh_dc), sum(readings)::bigint) FROM vehicle_hourly) "
             "AND (SELECT (sum(kwh_consumed_ac), count(*)) FROM meter_telemetry) "
-            "= (SELECT (sum(kwh_ac), sum(readings)::bigint) FROM meter_hourly)"
-        ).fetchone()[0]
-        size = conn.execute(
+            "= (SELECT (sum(kwh_ac), sum(readings)::bigint) FROM meter_hourly)",
+        )[0]
+        size = row(
+            conn,
             "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
             "WHERE c.relkind = 'r' AND (c.relname LIKE 'vehicle_telemetry%%' "
-            "OR c.relname LIKE 'meter_telemetry%%')"
-        ).fetchone()[0]
+            "OR c.relname LIKE 'meter_telemetry%%')",
+        )[0]
     return consistent, size
 
 
@@ -159,16 +170,18 @@ def check_performance(
     status, answer = http_get(port, f"/v1/analytics/performance/{vehicle}?from={f}&to={t}", key)
     meter = "MT" + vehicle[2:]
     with connect(url) as conn:
-        dc = conn.execute(
+        dc = row(
+            conn,
             "SELECT sum(kwh_delivered_dc) FROM vehicle_telemetry WHERE vehicle_id = %s "
             "AND ts >= to_timestamp(%s) AND ts < to_timestamp(%s)",
             [vehicle, start, end],
-        ).fetchone()[0]
-        ac = conn.execute(
+        )[0]
+        ac = row(
+            conn,
             "SELECT sum(kwh_consumed_ac) FROM meter_telemetry WHERE meter_id = %s "
             "AND ts >= to_timestamp(%s) AND ts < to_timestamp(%s)",
             [meter, start, end],
-        ).fetchone()[0]
+        )[0]
     ok = status == 200 and answer["total_dc"] == float(dc) and answer["total_ac"] == float(ac)
     return {"status": status, "endpoint_equals_raw_sums": ok}
 
@@ -200,10 +213,10 @@ def seed_query(url: str, vehicle: str, repeats: int = 3) -> dict[str, Any]:
     with connect(url) as conn:
         for _ in range(repeats):
             t0 = time.perf_counter()
-            s_dc, s_ac, s_temp = conn.execute(SEED_JOIN, {"v": vehicle}).fetchone()
+            s_dc, s_ac, s_temp = row(conn, SEED_JOIN, {"v": vehicle})
             times.append((time.perf_counter() - t0) * 1000)
-            c_dc, c_temp, n_dc = conn.execute(CORRECT_DC, {"v": vehicle}).fetchone()
-            c_ac, n_ac = conn.execute(CORRECT_AC, {"v": vehicle}).fetchone()
+            c_dc, c_temp, n_dc = row(conn, CORRECT_DC, {"v": vehicle})
+            c_ac, n_ac = row(conn, CORRECT_AC, {"v": vehicle})
             conn.rollback()
     return {
         "vehicle": vehicle,

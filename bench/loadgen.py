@@ -26,7 +26,8 @@ HOST = "127.0.0.1"  # the only target, whatever the spec says
 
 
 def _dechunk(body: bytes) -> bytes:
-    out, at = [], 0
+    out: list[bytes] = []
+    at = 0
     while True:
         eol = body.index(b"\r\n", at)
         size = int(body[at:eol].split(b";")[0], 16)

@@ -54,15 +54,15 @@ class StatusColumns:
 
 
 class VehicleStatusAdmin(StatusColumns, VehicleAdmin):
-    list_display = [
+    list_display = (
         *VehicleAdmin.list_display,
         "last_reading",
         "soc",
         "kwh_delivered_dc",
         "battery_temp",
         "stale",
-    ]
-    list_filter = [*VehicleAdmin.list_filter, StaleFilter]
+    )
+    list_filter = (*VehicleAdmin.list_filter, StaleFilter)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Vehicle]:
         return super().get_queryset(request).select_related("status")
@@ -81,8 +81,8 @@ class VehicleStatusAdmin(StatusColumns, VehicleAdmin):
 
 
 class MeterStatusAdmin(StatusColumns, MeterAdmin):
-    list_display = [*MeterAdmin.list_display, "last_reading", "kwh_consumed_ac", "voltage", "stale"]
-    list_filter = [*MeterAdmin.list_filter, StaleFilter]
+    list_display = (*MeterAdmin.list_display, "last_reading", "kwh_consumed_ac", "voltage", "stale")
+    list_filter = (*MeterAdmin.list_filter, StaleFilter)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Meter]:
         return super().get_queryset(request).select_related("status")

@@ -9,6 +9,7 @@ table is distributed by device id (Citus).
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Now
 from psqlextra.models import PostgresPartitionedModel
 from psqlextra.types import PostgresPartitioningMethod
 
@@ -35,7 +36,7 @@ class VehicleTelemetry(PostgresPartitionedModel):
     soc = models.FloatField()
     kwh_delivered_dc = energy_field()
     battery_temp = models.FloatField()
-    received_at = models.DateTimeField(db_default=models.functions.Now())
+    received_at = models.DateTimeField(db_default=Now())
 
     class PartitioningMeta:
         method = PostgresPartitioningMethod.RANGE
@@ -53,7 +54,7 @@ class MeterTelemetry(PostgresPartitionedModel):
     ts = models.DateTimeField()
     kwh_consumed_ac = energy_field()
     voltage = models.FloatField()
-    received_at = models.DateTimeField(db_default=models.functions.Now())
+    received_at = models.DateTimeField(db_default=Now())
 
     class PartitioningMeta:
         method = PostgresPartitioningMethod.RANGE

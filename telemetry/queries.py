@@ -73,7 +73,8 @@ def list_partitions(table: str) -> list[Partition]:
                 partitions.append(Partition(name, start, end))
             else:
                 partitions.append(Partition(name, None, None))
-    ranged = sorted((p for p in partitions if not p.is_default), key=lambda p: p.start)
+    starts = {p.name: p.start for p in partitions if p.start is not None}
+    ranged = sorted((p for p in partitions if p.name in starts), key=lambda p: starts[p.name])
     return ranged + [p for p in partitions if p.is_default]  # in time order, DEFAULT last
 
 
@@ -124,10 +125,11 @@ def default_partition_starts(
 ) -> list[datetime]:
     """Start of every partition-sized range that has rows sitting in the DEFAULT partition."""
     query = sql.SQL(
-        "SELECT DISTINCT date_bin(%s, ts, %s) AS start FROM {default} ORDER BY start"
+        "SELECT DISTINCT date_bin(%(size)s, ts, %(origin)s) AS start FROM {default} ORDER BY start"
     ).format(default=sql.Identifier(default_partition))
     with connection.cursor() as cursor:
-        cursor.execute(query, [size, origin])
+        params: dict[str, Any] = {"size": size, "origin": origin}
+        cursor.execute(query, params)
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -64,10 +64,13 @@ def check_key_may_post(key: ApiKey, readings: Iterable[Reading]) -> None:
             )
 
 
-def _first_of_each_key(readings: list[Reading], key: attrgetter) -> list[Reading]:
+R = TypeVar("R", VehicleReading, MeterReading)
+
+
+def _first_of_each_key(readings: list[R], key: Callable[[R], tuple[str, datetime]]) -> list[R]:
     """Drop repeats of a (device, ts) within one batch; the first one counts, as in storage."""
     seen: set[tuple[str, datetime]] = set()
-    unique = []
+    unique: list[R] = []
     for reading in readings:
         k = key(reading)
         if k not in seen:
@@ -88,11 +91,11 @@ def ingest_readings(readings: list[Reading]) -> IngestResult:
     posted_vehicles: list[VehicleReading] = [r for r in readings if isinstance(r, VehicleReading)]
     posted_meters: list[MeterReading] = [r for r in readings if isinstance(r, MeterReading)]
     vehicles = sorted(
-        _first_of_each_key(posted_vehicles, attrgetter("vehicle_id", "ts")),
+        _first_of_each_key(posted_vehicles, lambda r: (r.vehicle_id, r.ts)),
         key=attrgetter("vehicle_id", "ts"),
     )
     meters = sorted(
-        _first_of_each_key(posted_meters, attrgetter("meter_id", "ts")),
+        _first_of_each_key(posted_meters, lambda r: (r.meter_id, r.ts)),
         key=attrgetter("meter_id", "ts"),
     )
     vehicle_columns = queries.VehicleColumns.of(vehicles)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from fleet.plumbing.errors import ApiError
 from fleet.plumbing.openapi import COMMON_ERRORS, error
 from fleet.registry.auth import IsAnalystKey, IsDeviceKey
+from fleet.registry.models import ApiKey
 from telemetry import selectors, services
 from telemetry.body import read_json_body
 from telemetry.serializers import (
@@ -56,7 +57,9 @@ class TelemetryViewSet(viewsets.ViewSet):
     )
     def create(self, request: Request) -> Response:
         payload = read_json_body(request._request, settings.TELEMETRY_MAX_BODY_BYTES)
-        result = services.ingest_payload(payload, request.auth)
+        key = request.auth
+        assert isinstance(key, ApiKey)  # IsDeviceKey let the request through
+        result = services.ingest_payload(payload, key)
         return Response(
             {
                 "status": 200,

@@ -65,11 +65,11 @@ def embedded_database(data_dir: Path) -> dict[str, Any]:
     """
     # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, CI); pgserver then uses /tmp.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    import pgserver  # imported late: production never needs it
+    from pgserver import get_server  # imported late: production never needs it
 
     pgdata = data_dir / "pg"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    server = get_server(pgdata, cleanup_mode=None)
     parts = urlsplit(server.get_uri())
     socket_dir = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair).get(
         "host", str(pgdata)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from rest_framework_api_key.models import AbstractAPIKey
 
 DEVICE_ID_MAX_LENGTH = 64
@@ -42,7 +43,7 @@ class Device(models.Model):
         primary_key=True, max_length=DEVICE_ID_MAX_LENGTH, validators=[device_id_validator]
     )
     name = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         abstract = True
@@ -125,6 +126,10 @@ class VehicleMeterMap(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        until = self.valid_to.isoformat() if self.valid_to else "now"
+        return f"{self.vehicle_id} ← {self.meter_id} [{self.valid_from.isoformat()}, {until})"
+
     def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
         """Model validation (the admin form's) leaves the map's constraints to the map service.
 
@@ -133,10 +138,6 @@ class VehicleMeterMap(models.Model):
         The service checks the same rules and says them as sentences
         (fleet.registry.services.mappings); the constraints stay the database's last line.
         """
-
-    def __str__(self) -> str:
-        until = self.valid_to.isoformat() if self.valid_to else "now"
-        return f"{self.vehicle_id} ← {self.meter_id} [{self.valid_from.isoformat()}, {until})"
 
 
 class ApiKey(AbstractAPIKey):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import connection
@@ -75,6 +75,11 @@ def usable_api_key(prefix: str) -> ApiKey | None:
     return ApiKey.from_db(connection.alias, attnames, list(row))
 
 
+def _identifiers(names: Iterable[str | None]) -> list[sql.Composable]:
+    # A concrete field always has a column; the model API types it as optional.
+    return [sql.Identifier(str(name)) for name in names]
+
+
 @functools.cache
 def _api_key_query() -> tuple[str, list[str]]:
     """The key lookup rendered once per process: composing it (and quoting every identifier
@@ -82,7 +87,7 @@ def _api_key_query() -> tuple[str, list[str]]:
     # from_db wants every concrete field, in the model's order.
     fields = ApiKey._meta.concrete_fields
     query = sql.SQL("SELECT {columns} FROM {table} WHERE prefix = %s AND NOT revoked").format(
-        columns=sql.SQL(", ").join(sql.Identifier(f.column) for f in fields),
+        columns=sql.SQL(", ").join(_identifiers(f.column for f in fields)),
         table=sql.Identifier(ApiKey._meta.db_table),
     )
     return query.as_string(), [f.attname for f in fields]

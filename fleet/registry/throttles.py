@@ -29,7 +29,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str | None:
         # Read on every request (not captured at import) so a settings change applies.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(getattr(self, "scope", ""), None)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(getattr(self, "scope", ""))
+        return None if rate is None else str(rate)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         key = request.auth
@@ -41,4 +42,4 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         # SimpleRateThrottle reads the rate in __init__, before the key (and so the scope) is
         # known; allow_request sets it per request instead.
         self.rate = None
-        self.num_requests = self.duration = None  # type: ignore[assignment]
+        self.num_requests = self.duration = None

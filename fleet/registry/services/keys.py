@@ -28,9 +28,11 @@ def create_api_key(
             vehicle_ids=[vehicle_id] if vehicle_id else [],
             meter_ids=[meter_id] if meter_id else [],
         )
-        return ApiKey.objects.create_key(
+        row, key = ApiKey.objects.create_key(
             name=name, role=role, vehicle_id=vehicle_id, meter_id=meter_id
         )
+        assert isinstance(row, ApiKey)  # the manager is the library's, typed for its base
+        return row, key
 
 
 def revoke_api_key(*, key_id: str) -> None:
