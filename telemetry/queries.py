@@ -172,10 +172,16 @@ def restore_stashed_rows(table: str) -> int:
 # INSERT's RETURNING, i.e. from the rows actually stored, so duplicates and late readings count
 # once.
 #
-# Lock order: rows are ordered by key inside each sub-statement, and the final SELECT runs the
-# sub-statements one after another in a fixed order (vehicle devices, meter devices, vehicle
-# history, status, roll-ups, then the meter ones), so two concurrent batches take their index
-# and row locks in the same order and cannot deadlock.
+# Lock order: rows are ordered by key inside each sub-statement, and the sub-statements run one
+# after another in a fixed order (vehicle devices, meter devices, vehicle history, status,
+# roll-ups, then the meter ones), so two concurrent batches take their index and row locks in
+# the same order and cannot deadlock. PostgreSQL documents the order in which data-modifying
+# sub-statements run as unpredictable; ours rests on how its executor behaves: each CTE runs
+# when it is first read, and the final SELECT reads them through scalar subqueries evaluated
+# left to right (_store_order). An implementation detail, so a test watches it:
+# tests/telemetry/test_ingest_statement_order.py logs each table's INSERT as it starts (BEFORE
+# STATEMENT triggers) and fails if the order ever changes; tests/telemetry/test_concurrency.py
+# shuffles overlapping batches across threads and fails on a deadlock.
 
 
 def _t(model: type[models.Model]) -> sql.Identifier:
@@ -355,8 +361,8 @@ def store_readings(vehicles: VehicleColumns | None, meters: MeterColumns | None)
     duplicates).
 
     The final SELECT's uncorrelated scalar subqueries run left to right, which fixes the order
-    of the sub-statements (see the lock-order note above). Counted with RETURNING, not rowcount:
-    on Citus rowcount of INSERT ... SELECT reports the source rows.
+    of the sub-statements (see the lock-order note above, and the test that guards it). Counted
+    with RETURNING, not rowcount: on Citus rowcount of INSERT ... SELECT reports the source rows.
     """
     if vehicles is None and meters is None:
         return 0, 0
