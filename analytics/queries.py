@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 from psycopg import sql
 
-from fleet.plumbing.sql import table
+from fleet.plumbing.sql import identifier
 from fleet.registry.models import Vehicle, VehicleMeterMap
 from telemetry.models import MeterHourly, MeterTelemetry, VehicleHourly, VehicleTelemetry
 
@@ -25,12 +25,12 @@ HOUR = timedelta(hours=1)
 
 def _tables() -> dict[str, sql.Identifier]:
     return {
-        "vt": table(VehicleTelemetry),
-        "mt": table(MeterTelemetry),
-        "vh": table(VehicleHourly),
-        "mh": table(MeterHourly),
-        "map": table(VehicleMeterMap),
-        "vehicle": table(Vehicle),
+        "vt": identifier(VehicleTelemetry),
+        "mt": identifier(MeterTelemetry),
+        "vh": identifier(VehicleHourly),
+        "mh": identifier(MeterHourly),
+        "map": identifier(VehicleMeterMap),
+        "vehicle": identifier(Vehicle),
     }
 
 

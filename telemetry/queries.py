@@ -19,6 +19,7 @@ from django.db import connection, models
 from psycopg import sql
 
 from fleet.plumbing.db import fetch_one_prepared
+from fleet.plumbing.sql import identifier
 from fleet.registry.models import Meter, Vehicle
 from telemetry.models import (
     CurrentMeterStatus,
@@ -100,7 +101,7 @@ def delete_rollups_before(rollup: type[models.Model], end: datetime) -> int:
     """Delete the hourly roll-ups of hours that end by `end` (their raw rows are gone)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            sql.SQL("DELETE FROM {t} WHERE hour <= %(last)s").format(t=_t(rollup)),
+            sql.SQL("DELETE FROM {t} WHERE hour <= %(last)s").format(t=identifier(rollup)),
             {"last": end - timedelta(hours=1)},
         )
         return cursor.rowcount
@@ -182,10 +183,6 @@ def restore_stashed_rows(table: str) -> int:
 # tests/telemetry/test_ingest_statement_order.py logs each table's INSERT as it starts (BEFORE
 # STATEMENT triggers) and fails if the order ever changes; tests/telemetry/test_concurrency.py
 # shuffles overlapping batches across threads and fails on a deadlock.
-
-
-def _t(model: type[models.Model]) -> sql.Identifier:
-    return sql.Identifier(model._meta.db_table)
 
 
 @dataclass(frozen=True)
@@ -342,14 +339,14 @@ def _store_statement(vehicles: bool, meters: bool) -> str:
     return (
         sql.SQL("WITH " + ",".join(ctes) + "SELECT " + ", ".join(counts))
         .format(
-            vehicle=_t(Vehicle),
-            meter=_t(Meter),
-            vt=_t(VehicleTelemetry),
-            mt=_t(MeterTelemetry),
-            vs=_t(CurrentVehicleStatus),
-            ms=_t(CurrentMeterStatus),
-            vh=_t(VehicleHourly),
-            mh=_t(MeterHourly),
+            vehicle=identifier(Vehicle),
+            meter=identifier(Meter),
+            vt=identifier(VehicleTelemetry),
+            mt=identifier(MeterTelemetry),
+            vs=identifier(CurrentVehicleStatus),
+            ms=identifier(CurrentMeterStatus),
+            vh=identifier(VehicleHourly),
+            mh=identifier(MeterHourly),
         )
         .as_string()
     )

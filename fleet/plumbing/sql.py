@@ -6,6 +6,6 @@ from django.db import models
 from psycopg import sql
 
 
-def table(model: type[models.Model]) -> sql.Identifier:
+def identifier(model: type[models.Model]) -> sql.Identifier:
     """The model's table as a quoted identifier, so a renamed db_table follows everywhere."""
     return sql.Identifier(model._meta.db_table)

@@ -10,11 +10,8 @@ from django.db import connection
 from psycopg import sql
 
 from fleet.plumbing.db import fetch_one_prepared
+from fleet.plumbing.sql import identifier
 from fleet.registry.models import ApiKey, Meter, Vehicle, VehicleMeterMap
-
-
-def _table(model: type[Vehicle] | type[Meter]) -> sql.Identifier:
-    return sql.Identifier(model._meta.db_table)
 
 
 def insert_missing_devices(model: type[Vehicle] | type[Meter], device_ids: Sequence[str]) -> int:
@@ -29,7 +26,7 @@ def insert_missing_devices(model: type[Vehicle] | type[Meter], device_ids: Seque
         "INSERT INTO {table} (id, name, created_at) "
         "SELECT id, '', now() FROM unnest(%s::text[]) AS t(id) ORDER BY id "
         "ON CONFLICT (id) DO NOTHING RETURNING id"
-    ).format(table=_table(model))
+    ).format(table=identifier(model))
     with connection.cursor() as cursor:
         cursor.execute(query, [sorted(set(device_ids))])
         return len(cursor.fetchall())
@@ -39,7 +36,7 @@ def lock_devices(model: type[Vehicle] | type[Meter], device_ids: Sequence[str]) 
     """FOR NO KEY UPDATE on many devices, in id order (the order every map change uses)."""
     query = sql.SQL(
         "SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
-    ).format(table=_table(model))
+    ).format(table=identifier(model))
     with connection.cursor() as cursor:
         cursor.execute(query, [list(device_ids)])
 
@@ -56,7 +53,7 @@ def close_open_mappings(ends: dict[int, datetime]) -> int:
         "UPDATE {table} AS m SET valid_to = c.valid_to "
         "FROM unnest(%s::bigint[], %s::timestamptz[]) AS c(id, valid_to) "
         "WHERE m.id = c.id AND m.valid_to IS NULL RETURNING m.id"
-    ).format(table=sql.Identifier(VehicleMeterMap._meta.db_table))
+    ).format(table=identifier(VehicleMeterMap))
     with connection.cursor() as cursor:
         cursor.execute(query, [ids, [ends[i] for i in ids]])
         return len(cursor.fetchall())
@@ -88,6 +85,6 @@ def _api_key_query() -> tuple[str, list[str]]:
     fields = ApiKey._meta.concrete_fields
     query = sql.SQL("SELECT {columns} FROM {table} WHERE prefix = %s AND NOT revoked").format(
         columns=sql.SQL(", ").join(_identifiers(f.column for f in fields)),
-        table=sql.Identifier(ApiKey._meta.db_table),
+        table=identifier(ApiKey),
     )
     return query.as_string(), [f.attname for f in fields]
