@@ -18,9 +18,7 @@ def documented_layers() -> list[str]:
 
 def enforced_layers() -> list[str]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    [contract] = [
-        c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"
-    ]
+    [contract] = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
     return list(contract["layers"])
 
 

@@ -21,6 +21,8 @@ from prometheus_client import (
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
+from fleet.plumbing.errors import error_body
+
 
 def _allowed(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
@@ -41,9 +43,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     """GET /metrics in Prometheus text format; 403 from outside METRICS_ALLOWED_NETWORKS
     unless the request carries METRICS_TOKEN as a bearer token."""
     if not _allowed(request):
-        return JsonResponse(
-            {"status": 403, "message": "Metrics are not public.", "errors": {}}, status=403
-        )
+        return JsonResponse(error_body(403, "Metrics are not public."), status=403)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
