@@ -13,6 +13,20 @@ from fleet.plumbing.errors import ApiError
 _READ_CHUNK = 64 * 1024
 
 
+def _stream(request: HttpRequest) -> Any:
+    """Where the body comes from.
+
+    With a Content-Length, Django's own stream, which stops there. A chunked body has none, and
+    Django then reads it as empty; the server (gunicorn) hands the decoded chunks to
+    wsgi.input, which ends where the body ends, so read that instead, under the same limit.
+    """
+    if request.META.get("CONTENT_LENGTH"):
+        return request
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return request.META["wsgi.input"]
+    return request
+
+
 def _read_limited(request: HttpRequest, limit: int) -> bytes:
     declared = request.META.get("CONTENT_LENGTH") or "0"
     try:
@@ -22,10 +36,12 @@ def _read_limited(request: HttpRequest, limit: int) -> bytes:
     if length > limit:
         raise ApiError(413, f"The body is {length} bytes; the limit is {limit} bytes.")
     # Read through the stream (not request.body) so the limit is ours, not
-    # DATA_UPLOAD_MAX_MEMORY_SIZE's, and never more than limit + 1 bytes are buffered.
+    # DATA_UPLOAD_MAX_MEMORY_SIZE's, and never more than limit + 1 bytes are buffered; a chunked
+    # body, whose size nobody declared, is cut off the moment it passes the limit.
+    stream = _stream(request)
     chunks, size = [], 0
     while size <= limit:
-        chunk = request.read(_READ_CHUNK)
+        chunk = stream.read(_READ_CHUNK)
         if not chunk:
             break
         chunks.append(chunk)
@@ -36,19 +52,29 @@ def _read_limited(request: HttpRequest, limit: int) -> bytes:
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise ApiError(400, f"The body is not valid gzip ({exc}).") from None
-    if len(out) > limit:
-        raise ApiError(
-            413,
-            f"The body decompresses to more than the limit of {limit} bytes; send smaller batches.",
-        )
-    if not inflater.eof:
-        raise ApiError(400, "The gzip body is truncated.")
-    return out
+    """Every member of a gzip body (RFC 1952 allows several, as `cat a.gz b.gz` makes), never
+    inflating more than limit + 1 bytes in all."""
+    out: list[bytes] = []
+    size = 0
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            part = inflater.decompress(data, limit + 1 - size)
+        except zlib.error as exc:
+            raise ApiError(400, f"The body is not valid gzip ({exc}).") from None
+        out.append(part)
+        size += len(part)
+        if size > limit or inflater.unconsumed_tail:
+            raise ApiError(
+                413,
+                f"The body decompresses to more than the limit of {limit} bytes; "
+                "send smaller batches.",
+            )
+        if not inflater.eof:
+            raise ApiError(400, "The gzip body is truncated.")
+        data = inflater.unused_data
+        if not data:
+            return b"".join(out)
 
 
 def read_json_body(request: HttpRequest, limit: int) -> Any:

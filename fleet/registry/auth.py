@@ -45,7 +45,9 @@ class ApiKeyAuthentication(BaseAuthentication):
         header = get_authorization_header(request).split()
         if not header:
             return None
-        if header[0].decode(errors="replace") != KEYWORD or len(header) != 2:
+        # Scheme names are case-insensitive (RFC 9110 section 11.1): "api-key" is "Api-Key".
+        scheme = header[0].decode(errors="replace")
+        if scheme.casefold() != KEYWORD.casefold() or len(header) != 2:
             raise exceptions.AuthenticationFailed(
                 f"Send the key as 'Authorization: {KEYWORD} <key>'."
             )
