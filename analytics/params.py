@@ -16,6 +16,10 @@ MAX_HOURS = 744
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 MAX_SPAN = timedelta(days=31)
+# The instants a window may name. Wide enough for any real reading, and far enough inside
+# Python's calendar (years 1-9999) that aligning to hours and adding a window never overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
@@ -43,7 +47,17 @@ def _instant(params: Mapping[str, str], name: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         raise ApiError(400, f"'{name}' needs a UTC offset, e.g. 2026-02-10T16:00:00Z.")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first instant Python has
+        value = EARLIEST - HOUR
+    if not EARLIEST <= value <= LATEST:
+        raise ApiError(
+            400,
+            f"'{name}' must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC); "
+            "no reading is older or newer.",
+        )
+    return value
 
 
 def parse_window(params: Mapping[str, str], now: datetime) -> Window:

@@ -25,6 +25,7 @@ from analytics.serializers import (
     SeriesSerializer,
 )
 from fleet.plumbing.openapi import COMMON_ERRORS, error
+from fleet.registry import paths
 from fleet.registry.auth import IsAnalystKey
 
 BAD_WINDOW = error("Bad window or paging parameters.")
@@ -47,7 +48,7 @@ class PerformanceViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request: Request, pk: str) -> Response:
         window = parse_window(request.query_params, timezone.now())
-        return Response(selectors.vehicle_performance(pk, window))
+        return Response(selectors.vehicle_performance(paths.device_id(pk, "vehicle"), window))
 
     @extend_schema(
         operation_id="vehicle_performance_series",
@@ -65,6 +66,7 @@ class PerformanceViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["get"])
     def series(self, request: Request, pk: str) -> Response:
         window = parse_series_query(request.query_params, timezone.now())
+        pk = paths.device_id(pk, "vehicle")
         return Response(
             {
                 "vehicleId": pk,

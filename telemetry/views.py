@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from fleet.plumbing.errors import ApiError
 from fleet.plumbing.openapi import COMMON_ERRORS, error
+from fleet.registry import paths
 from fleet.registry.auth import IsAnalystKey, IsDeviceKey
 from fleet.registry.models import ApiKey
 from telemetry import selectors, services
@@ -84,7 +85,7 @@ class VehicleStatusViewSet(viewsets.ViewSet):
         responses={200: VehicleStatusSerializer, 404: error("Never reported."), **COMMON_ERRORS},
     )
     def retrieve(self, request: Request, pk: str) -> Response:
-        status = selectors.vehicle_status(pk)
+        status = selectors.vehicle_status(paths.device_id(pk, "vehicle"))
         if status is None:
             raise ApiError(404, f"Vehicle {pk} has never reported.")
         return Response(
@@ -109,7 +110,7 @@ class MeterStatusViewSet(viewsets.ViewSet):
         responses={200: MeterStatusSerializer, 404: error("Never reported."), **COMMON_ERRORS},
     )
     def retrieve(self, request: Request, pk: str) -> Response:
-        status = selectors.meter_status(pk)
+        status = selectors.meter_status(paths.device_id(pk, "meter"))
         if status is None:
             raise ApiError(404, f"Meter {pk} has never reported.")
         return Response(
