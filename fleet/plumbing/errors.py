@@ -6,9 +6,13 @@ import logging
 import sys
 from typing import Any
 
+from django.core.exceptions import DisallowedHost, PermissionDenied, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.csrf import csrf_failure as default_csrf_failure
+from django.views.defaults import bad_request as default_bad_request
 from django.views.defaults import page_not_found
+from django.views.defaults import permission_denied as default_permission_denied
 from django.views.defaults import server_error as default_server_error
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -79,9 +83,42 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def _is_api(request: HttpRequest) -> bool:
+    # Devices and scripts parse JSON: everything under /v1/ answers in the error shape, even
+    # what Django raises before (or instead of) a view. The admin keeps Django's pages.
+    return request.path.startswith("/v1/")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """400 for what Django refuses before a view: a Host header not in ALLOWED_HOSTS, a
+    malformed cookie or multipart body (SuspiciousOperation)."""
+    if _is_api(request):
+        message = "The request is malformed."
+        if isinstance(exception, DisallowedHost):
+            message = "The Host header names a host this server does not serve."
+        return JsonResponse(error_body(400, message), status=400)
+    return default_bad_request(request, exception or SuspiciousOperation())
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        message = str(exception) if exception is not None and str(exception) else "Forbidden."
+        return JsonResponse(error_body(403, message), status=403)
+    return default_permission_denied(request, exception or PermissionDenied())
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the API authenticates by key and never needs a CSRF token, but a
+    form POST to a non-API URL under /v1/ would get Django's HTML page."""
+    if _is_api(request):
+        message = "CSRF verification failed; API requests authenticate with an API key."
+        return JsonResponse(error_body(403, message), status=403)
+    return default_csrf_failure(request, reason)
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404 in the API's error shape under /v1/ (devices parse JSON), Django's page elsewhere."""
-    if request.path.startswith("/v1/"):
+    if _is_api(request):
         return JsonResponse(
             error_body(404, f"No endpoint at {request.path}; see /v1/docs."), status=404
         )
@@ -98,6 +135,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """
     if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
         return database_unavailable()
-    if request.path.startswith("/v1/"):
+    if _is_api(request):
         return JsonResponse(error_body(500, "Internal error; it has been logged."), status=500)
     return default_server_error(request)

@@ -109,6 +109,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "fleet.project.urls"
+CSRF_FAILURE_VIEW = "fleet.plumbing.errors.csrf_failure"
 WSGI_APPLICATION = "fleet.project.wsgi.application"
 
 TEMPLATES = [

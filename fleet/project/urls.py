@@ -18,5 +18,7 @@ urlpatterns = [
     path("v1/", include("analytics.urls")),
 ]
 
+handler400 = "fleet.plumbing.errors.bad_request"
+handler403 = "fleet.plumbing.errors.permission_denied"
 handler404 = "fleet.plumbing.errors.not_found"
 handler500 = "fleet.plumbing.errors.server_error"
