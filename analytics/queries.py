@@ -235,12 +235,16 @@ _FLEET = (
         UNION ALL
         SELECT vehicle_id, sum(kwh), sum(readings) FROM ac_hours GROUP BY vehicle_id
     ),
+    dc AS (SELECT id AS vehicle_id, kwh, n, temp FROM sums WHERE dc_side),
+    -- A FULL join: a vehicle whose meter drew AC while the vehicle reported no DC is the worst
+    -- leak there is (efficiency 0), not a vehicle to leave out.
     rated AS (
-        SELECT dc.id AS vehicle_id, dc.kwh AS dc, coalesce(ac.ac, 0) AS ac, dc.n AS dc_n,
+        SELECT coalesce(dc.vehicle_id, ac.vehicle_id) AS vehicle_id,
+            coalesce(dc.kwh, 0) AS dc, coalesce(ac.ac, 0) AS ac, coalesce(dc.n, 0) AS dc_n,
             coalesce(ac.n, 0) AS ac_n, dc.temp / dc.n AS avg_temp,
-            CASE WHEN ac.ac > 0 THEN dc.kwh / ac.ac END AS ratio
-        FROM sums dc LEFT JOIN ac ON ac.vehicle_id = dc.id
-        WHERE dc.dc_side
+            CASE WHEN ac.ac > 0 THEN coalesce(dc.kwh, 0) / ac.ac END AS ratio
+        FROM dc FULL JOIN ac ON ac.vehicle_id = dc.vehicle_id
+        WHERE dc.vehicle_id IS NOT NULL OR ac.n > 0
     )
     -- The two counts come with the page (window aggregates run before LIMIT), so a page needs
     -- one pass, not a second one to count.
