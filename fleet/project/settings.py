@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -89,6 +90,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "axes",
     "fleet.registry",
     "telemetry",
     "analytics",
@@ -105,8 +107,33 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# Failed admin logins: django-axes locks out a username, and separately an address, after
+# AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_MINUTES; a success clears the count. Operators
+# unlock with `manage.py axes_reset_username NAME` or `axes_reset_ip ADDRESS` (or by deleting
+# the access attempt in the admin). Every failure and lockout is logged by axes.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT: int = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "fleet.plumbing.client.client_address"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no start-up banner in every management command; failures still logged
+# Log who and from where (an operator needs both to unlock); passwords are never logged.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+
+# Front proxies whose X-Forwarded-For is believed (networks, e.g. 127.0.0.1/32 for an nginx on
+# the same host). Empty: REMOTE_ADDR is the client, and X-Forwarded-For is ignored, so a client
+# cannot pick the address it is locked out (or let in) by.
+TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
 
 ROOT_URLCONF = "fleet.project.urls"
 CSRF_FAILURE_VIEW = "fleet.plumbing.errors.csrf_failure"

@@ -68,9 +68,8 @@ def test_the_fleet_health_page_lists_it_flagged(store: Any) -> None:
     start = timezone.now().replace(minute=0, second=0, microsecond=0) - 2 * H
     assign_meter(vehicle_id="VH_SILENT", meter_id="MT_S", at=start - H)
     store(ac("MT_S", start + 10 * M, "5"))
-    User.objects.create_superuser("op", "op@example.com", "a-long-Passw0rd")
     client = Client()
-    client.login(username="op", password="a-long-Passw0rd")
+    client.force_login(User.objects.create_superuser("op", "op@example.com", "a-long-Passw0rd"))
     response = client.get("/admin/fleet-health/")
     page = response.content.decode()
     assert re.findall(r'data-vehicle="([^"]+)"', page) == ["VH_SILENT"]

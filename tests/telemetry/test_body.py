@@ -17,12 +17,10 @@ from tests.factories import meter, vehicle
 LIMIT = 10_000
 
 
-def chunked_request(body: bytes, **headers: str) -> Any:
+def chunked_request(body: bytes) -> Any:
     """A request as gunicorn hands over a chunked body: decoded chunks on wsgi.input, no
     Content-Length."""
-    request = RequestFactory().generic(
-        "POST", "/v1/telemetry", b"", content_type="application/json", **headers
-    )
+    request = RequestFactory().generic("POST", "/v1/telemetry", b"")
     request.META.pop("CONTENT_LENGTH", None)
     request.META["CONTENT_TYPE"] = "application/json"
     request.META["HTTP_TRANSFER_ENCODING"] = "chunked"
