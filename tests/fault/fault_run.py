@@ -1,5 +1,6 @@
-"""Fault test: load the real server, kill -9 a gunicorn worker, restart PostgreSQL; then prove
-that no accepted reading was lost or stored twice.
+"""Fault test: load the real server, kill -9 a gunicorn worker, then every worker at once,
+restart PostgreSQL, then make it accept no connection for 20 s; then prove that no accepted
+reading was lost or stored twice.
 
 Clients post unique readings, one per request, and retry as a device would on a 503 or a broken
 connection (after Retry-After, capped). At the end every reading that got a 200 must be stored
@@ -15,7 +16,7 @@ ambiguous attempt (503 or broken connection) before their 200, and for no other 
 Any 5xx other than 503 fails the run.
 
 The load is driven by time, not by a reading count: clients keep posting new readings until two
-seconds after PostgreSQL is back, so both faults land mid-load however fast the machine is, and
+seconds after PostgreSQL is back, so every fault lands mid-load however fast the machine is, and
 the run proves that requests succeed again after the restart.
 
     .venv/bin/python -m tests.fault.fault_run [--clients 8]
@@ -133,18 +134,38 @@ def main() -> int:
         for client in clients:
             client.start()
 
+        def say(what: str) -> None:
+            print(f"t={time.monotonic() - started:5.1f}s  {what}", flush=True)
+
+        def count(name: str) -> int:
+            with lock:
+                return figures[name]
+
         time.sleep(2)
         victim = app.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
-        print(f"t={time.monotonic() - started:5.1f}s  kill -9 gunicorn worker {victim}", flush=True)
+        say(f"kill -9 gunicorn worker {victim}")
         time.sleep(2)
-        print(f"t={time.monotonic() - started:5.1f}s  stopping PostgreSQL", flush=True)
+        victims = app.worker_pids()
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        say(f"kill -9 every gunicorn worker at once: {victims}")
+        time.sleep(3)
+        say("stopping PostgreSQL")
         cluster.stop()
         time.sleep(3)
         cluster.start()
-        print(f"t={time.monotonic() - started:5.1f}s  PostgreSQL started again", flush=True)
-        with lock:
-            before_recovery = figures["status 200"]
+        say("PostgreSQL started again")
+        before_recovery = count("status 200")
+        time.sleep(3)
+        before_refusal = count("status 503")
+        terminated = cluster.stop_accepting_connections()
+        say(f"PostgreSQL stops accepting connections for 20 s ({terminated} sessions cut)")
+        time.sleep(20)
+        cluster.accept_connections()
+        refusal_503s = count("status 503") - before_refusal
+        say(f"PostgreSQL accepts connections again ({refusal_503s} x 503 meanwhile)")
+        before_second_recovery = count("status 200")
         time.sleep(3)
         stop.set()
         print(f"t={time.monotonic() - started:5.1f}s  clients stop sending", flush=True)
@@ -190,6 +211,10 @@ def main() -> int:
             problems.append("the PostgreSQL restart caused no 503: the test did not bite")
         if figures["status 200"] == before_recovery:
             problems.append("no request succeeded after PostgreSQL came back")
+        if refusal_503s == 0:
+            problems.append("20 s without new connections caused no 503: the test did not bite")
+        if figures["status 200"] == before_second_recovery:
+            problems.append("no request succeeded after PostgreSQL accepted connections again")
         for problem in problems:
             print(f"FAIL: {problem}")
         print("fault test passed" if not problems else "fault test FAILED")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -55,6 +56,24 @@ class Cluster:
 
     def start(self) -> None:
         self.server.ensure_postgres_running()
+
+    def _postmaster_pid(self) -> int:
+        return int((Path(self.server.pgdata) / "postmaster.pid").read_text().split()[0])
+
+    def stop_accepting_connections(self) -> int:
+        """Cut every session of the app's database, then freeze the postmaster (SIGSTOP): the
+        server is up, but a new connection is never answered, as when a server is overloaded
+        or a network path is gone. Returns how many sessions were cut."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            cut = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = 'fleet' AND pid <> pg_backend_pid()"
+            ).fetchone()
+        os.kill(self._postmaster_pid(), signal.SIGSTOP)
+        return int(cut[0]) if cut else 0
+
+    def accept_connections(self) -> None:
+        os.kill(self._postmaster_pid(), signal.SIGCONT)
 
     def destroy(self) -> None:
         with suppress(Exception):
