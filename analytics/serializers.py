@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
@@ -75,8 +76,15 @@ WINDOW_PARAMETERS = [
     OpenApiParameter(
         "hours", int, description=f"Window length in hours, 1-{MAX_HOURS} (default 24)."
     ),
-    OpenApiParameter("from", str, description="Window start, ISO-8601 with offset (inclusive)."),
+    # date-time, so fuzzers generate instants across the whole calendar (year 1 to 9999).
     OpenApiParameter(
-        "to", str, description="Window end, ISO-8601 with offset (exclusive); default now."
+        "from",
+        OpenApiTypes.DATETIME,
+        description="Window start, ISO-8601 with offset (inclusive).",
+    ),
+    OpenApiParameter(
+        "to",
+        OpenApiTypes.DATETIME,
+        description="Window end, ISO-8601 with offset (exclusive); default now.",
     ),
 ]

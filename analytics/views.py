@@ -28,7 +28,7 @@ from fleet.plumbing.openapi import COMMON_ERRORS, error
 from fleet.registry import paths
 from fleet.registry.auth import IsAnalystKey
 
-BAD_WINDOW = error("Bad window or paging parameters.")
+BAD_WINDOW = error("Bad window or paging parameters, or a path id that is not a device id.")
 
 
 class PerformanceViewSet(viewsets.ViewSet):

@@ -25,6 +25,8 @@ from telemetry.serializers import (
     VehicleStatusSerializer,
 )
 
+BAD_ID = error("The id in the path breaks the device-id rule (1-64 of A-Z a-z 0-9 . _ : -).")
+
 
 class TelemetryViewSet(viewsets.ViewSet):
     """POST /v1/telemetry: one reading or a JSON array of up to TELEMETRY_MAX_BATCH."""
@@ -82,7 +84,12 @@ class VehicleStatusViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="vehicle_status",
-        responses={200: VehicleStatusSerializer, 404: error("Never reported."), **COMMON_ERRORS},
+        responses={
+            200: VehicleStatusSerializer,
+            400: BAD_ID,
+            404: error("Never reported."),
+            **COMMON_ERRORS,
+        },
     )
     def retrieve(self, request: Request, pk: str) -> Response:
         status = selectors.vehicle_status(paths.device_id(pk, "vehicle"))
@@ -107,7 +114,12 @@ class MeterStatusViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="meter_status",
-        responses={200: MeterStatusSerializer, 404: error("Never reported."), **COMMON_ERRORS},
+        responses={
+            200: MeterStatusSerializer,
+            400: BAD_ID,
+            404: error("Never reported."),
+            **COMMON_ERRORS,
+        },
     )
     def retrieve(self, request: Request, pk: str) -> Response:
         status = selectors.meter_status(paths.device_id(pk, "meter"))

@@ -67,6 +67,13 @@ def main() -> int:
                 "20261130",
                 "--suppress-health-check",
                 "all",
+                # Valid and invalid data alike, NUL bytes included: path and query values a
+                # hostile client could send (the schema types from/to as date-time, so whole-
+                # calendar instants come too).
+                "--mode",
+                "all",
+                "--generation-allow-x00",
+                "true",
                 "--warnings",
                 "off",
                 *selection,
