@@ -17,6 +17,7 @@ from fleet.plumbing.errors import ApiError
 from fleet.registry.models import ApiKey
 from telemetry import metrics, queries
 from telemetry.readings import (
+    Errors,
     Limits,
     MeterReading,
     Reading,
@@ -121,6 +122,34 @@ def _count_rejected(items: list[Any]) -> None:
         metrics.READINGS_REJECTED.labels(kind).inc()
 
 
+# An error names at most this many bad readings, and this many problems per reading, then says
+# how many more there were: a 5 MB body of junk must not come back as a 50 MB error.
+MAX_READINGS_LISTED = 20
+MAX_PROBLEMS_LISTED = 10
+MORE = "more"
+
+
+def _bounded_problems(errors: Errors) -> Errors:
+    if len(errors) <= MAX_PROBLEMS_LISTED:
+        return errors
+    kept = dict(list(errors.items())[:MAX_PROBLEMS_LISTED])
+    kept[MORE] = [f"and {len(errors) - MAX_PROBLEMS_LISTED:,} more problems in this reading"]
+    return kept
+
+
+def _bounded_readings(bad: dict[str, Errors]) -> dict[str, Any]:
+    listed: dict[str, Any] = {
+        index: _bounded_problems(errors)
+        for index, errors in list(bad.items())[:MAX_READINGS_LISTED]
+    }
+    if len(bad) > MAX_READINGS_LISTED:
+        listed[MORE] = [
+            f"and {len(bad) - MAX_READINGS_LISTED:,} more invalid readings; fix these and "
+            "send again to see the rest"
+        ]
+    return listed
+
+
 def parse_payload(payload: Any, limits: Limits) -> list[Reading]:
     """The readings of a parsed body: one reading (an object) or a batch (an array of at most
     TELEMETRY_MAX_BATCH), all valid, or an ApiError (400, 413) that names every bad one."""
@@ -128,7 +157,9 @@ def parse_payload(payload: Any, limits: Limits) -> list[Reading]:
         reading, errors = parse_reading(payload, limits)
         if errors or reading is None:
             _count_rejected([payload])
-            raise ApiError(400, "The reading is invalid; nothing was stored.", errors)
+            raise ApiError(
+                400, "The reading is invalid; nothing was stored.", _bounded_problems(errors)
+            )
         return [reading]
     if not isinstance(payload, list):
         raise ApiError(400, "The body must be one reading object or an array of reading objects.")
@@ -144,7 +175,9 @@ def parse_payload(payload: Any, limits: Limits) -> list[Reading]:
     if bad:
         _count_rejected(payload)
         raise ApiError(
-            400, f"{len(bad)} of {len(payload)} readings are invalid; nothing was stored.", bad
+            400,
+            f"{len(bad)} of {len(payload)} readings are invalid; nothing was stored.",
+            _bounded_readings(bad),
         )
     return readings
 
@@ -159,6 +192,13 @@ def ingest_payload(payload: Any, key: ApiKey, *, now: datetime | None = None) ->
     """
     readings = parse_payload(payload, current_limits(now))
     check_key_may_post(key, readings)
+    return store(readings)
+
+
+def store(readings: list[Reading]) -> IngestResult:
+    """Store validated readings, all or none, and count them in the metrics: the write half
+    of ingest_payload, for a transport that validates message by message and stores the good
+    ones together."""
     result = ingest_readings(readings)
     metrics.INGEST_BATCH_SIZE.observe(len(readings))
     for kind, total, accepted in (
