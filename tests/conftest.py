@@ -1,7 +1,48 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from rest_framework.test import APIClient
+
+from tests.support.clock import CLOCK_ENV, clock_from_env
+
+# FLEET_TEST_CLOCK=<ISO instant with an offset> runs the whole suite with Python's clock moved to
+# that instant (still ticking), to show that no test depends on when it runs, e.g.
+#
+#     FLEET_TEST_CLOCK=2026-12-01T10:59:50Z .venv/bin/pytest -q   # an hour ends mid-suite
+#     FLEET_TEST_CLOCK=2026-12-01T23:59:50Z .venv/bin/pytest -q   # and a day
+#
+# Only this process's Python clock moves: PostgreSQL's now() (audit columns such as received_at),
+# gunicorn and manage.py in subprocesses, and Chromium keep the real one. So pick an instant on
+# today's date, as above, rather than a date where those clocks would disagree by weeks.
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _moved_clock() -> Iterator[None]:
+    value = os.environ.get(CLOCK_ENV, "").strip()
+    if not value:
+        yield
+        return
+    with time_machine.travel(clock_from_env(value), tick=True):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def clock(_moved_clock: None) -> Iterator[time_machine.Traveller]:
+    """Every test runs with Python's clock stopped at the instant the test started.
+
+    Tests build readings "n minutes ago" (tests.factories.at) and the code under test checks them
+    against timezone.now(): with the clock standing still, both sides agree however long the
+    test takes and wherever an hour or a day ends. Where the test starts stays the real (or
+    FLEET_TEST_CLOCK's) time, so PostgreSQL's own clock is never far off. A test that needs time
+    to pass moves it itself: clock.shift(timedelta(...)).
+    """
+    with time_machine.travel(datetime.now(UTC), tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)

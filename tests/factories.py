@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -43,6 +44,15 @@ TELEMETRY_URL = "/v1/telemetry"
 
 
 def at(minutes_ago: int) -> datetime:
+    """A whole minute, minutes_ago before the test's clock (stopped by tests/conftest.py `clock`).
+
+    Only inside a test: the same call then gives the same instant all through it, and the code
+    under test measures "in the future" or "too old" from that same clock. Called while the
+    module is imported (a parametrize list), it would read the clock minutes before the test
+    runs, so it refuses.
+    """
+    if not time_machine.escape_hatch.is_travelling():
+        raise RuntimeError("at() reads the clock a test stops; call it inside the test")
     return timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=minutes_ago)
 
 

@@ -7,11 +7,12 @@ import json
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tests.support.clock import real_now
 from tests.support.pgcluster import App, Cluster, app_env, create_key, prepare_database
 
 
@@ -28,13 +29,23 @@ def call(url: str, body: Any = None, key: str | None = None) -> tuple[int, dict,
         return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
 
 
-def reading(minute: int) -> dict[str, Any]:
-    ts = datetime.now(UTC).replace(second=0, microsecond=0)
+def an_hour_ago_on_the_servers_clock() -> datetime:
+    """A whole minute an hour back, read once: every reading is that plus n minutes.
+
+    gunicorn runs in a subprocess on the machine's real clock, which neither the test's stopped
+    clock nor FLEET_TEST_CLOCK reaches, so this reads the real clock too. An hour back and a
+    few minutes on, no reading comes near the five minutes "in the future" the server refuses,
+    at whatever minute of the hour the test runs.
+    """
+    return real_now().replace(second=0, microsecond=0) - timedelta(hours=1)
+
+
+def reading(start: datetime, minute: int) -> dict[str, Any]:
     return {
         "meterId": "MT-OUTAGE",
         "kwhConsumedAc": 0.5,
         "voltage": 230.0,
-        "timestamp": ts.replace(minute=minute).isoformat(),
+        "timestamp": (start + timedelta(minutes=minute)).isoformat(),
     }
 
 
@@ -56,11 +67,15 @@ def service():  # type: ignore[no-untyped-def]
 
 def test_api_answers_503_with_retry_after_while_the_database_is_down_then_recovers(service) -> None:  # type: ignore[no-untyped-def]
     cluster, app, key = service
-    assert call(f"{app.url}/v1/telemetry", reading(1), key)[0] == 200
+    start = an_hour_ago_on_the_servers_clock()
+    assert call(f"{app.url}/v1/telemetry", reading(start, 1), key)[0] == 200
 
     cluster.stop()
     try:
-        for path, body in (("/v1/telemetry", reading(2)), ("/v1/telemetry", reading(3))):
+        for path, body in (
+            ("/v1/telemetry", reading(start, 2)),
+            ("/v1/telemetry", reading(start, 3)),
+        ):
             started = time.monotonic()
             status, headers, payload = call(app.url + path, body, key)
             assert time.monotonic() - started < 5
@@ -74,7 +89,7 @@ def test_api_answers_503_with_retry_after_while_the_database_is_down_then_recove
         cluster.start()
 
     # Back without restarting the app: stale connections are detected and replaced.
-    statuses = [call(f"{app.url}/v1/telemetry", reading(4 + i), key)[0] for i in range(4)]
+    statuses = [call(f"{app.url}/v1/telemetry", reading(start, 4 + i), key)[0] for i in range(4)]
     assert statuses == [200] * 4
     assert call(f"{app.url}/readyz")[0] == 200
     assert cluster.query("SELECT count(*) FROM meter_telemetry") == [(5,)]

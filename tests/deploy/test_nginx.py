@@ -14,12 +14,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.clock import real_now
 from tests.support.pgcluster import (
     App,
     Cluster,
@@ -129,8 +130,9 @@ def request(
 
 
 def reading_body(minute: int, pad_to: int | None = None) -> bytes:
-    # Readings on the server's (real) clock, an hour back: inside the accepted window.
-    ts = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1, minutes=minute)
+    # Readings on the server's (real) clock, an hour back: inside the accepted window. gunicorn
+    # runs in a subprocess, which the test's stopped (or FLEET_TEST_CLOCK's) clock never reaches.
+    ts = real_now().replace(second=0, microsecond=0) - timedelta(hours=1, minutes=minute)
     body = json.dumps(
         {
             "vehicleId": "VH001",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -146,52 +147,98 @@ def test_energy_keeps_its_decimal_digits_exactly(api_client: APIClient, device_k
     assert sum(MeterTelemetry.objects.values_list("kwh_consumed_ac", flat=True)) == Decimal("1.0")
 
 
-INVALID_READINGS = [
-    ("both ids", {**vehicle(), "meterId": "MT1"}, "non_field_errors", "this one has both"),
-    ("neither id", {"soc": 1, "timestamp": iso(at(1))}, "non_field_errors", "this one has neither"),
-    ("unknown field", {**vehicle(), "kwhDeliveredDC": 1.0}, "kwhDeliveredDC", "unknown field"),
-    ("missing field", {k: v for k, v in vehicle().items() if k != "soc"}, "soc", "is required"),
-    ("string number", vehicle(soc="85"), "soc", "must be a number, not str"),
-    ("boolean", vehicle(batteryTemp=True), "batteryTemp", "must be a number, not bool"),
-    ("null", meter(voltage=None), "voltage", "must be a number, not NoneType"),
-    ("soc above 100", vehicle(soc=100.01), "soc", "must be between 0 and 100"),
-    ("soc below 0", vehicle(soc=-0.1), "soc", "must be between 0 and 100"),
-    ("negative energy", vehicle(kwhDeliveredDc=-0.5), "kwhDeliveredDc", "must not be negative"),
-    ("absurd energy", meter(kwhConsumedAc=5000), "kwhConsumedAc", "not plausible"),
-    ("zero voltage", meter(voltage=0), "voltage", "must be above 0 and at most 2000"),
-    ("voltage too high", meter(voltage=2000.5), "voltage", "must be above 0 and at most 2000"),
-    ("too cold", vehicle(batteryTemp=-50.5), "batteryTemp", "must be between -50 and 150"),
-    ("too hot", vehicle(batteryTemp=151), "batteryTemp", "must be between -50 and 150"),
-    ("no utc offset", vehicle(timestamp="2026-02-10T16:23:00"), "timestamp", "needs a UTC offset"),
-    ("not a time", vehicle(timestamp="yesterday"), "timestamp", "is not ISO-8601"),
-    ("numeric time", vehicle(timestamp=1770000000), "timestamp", "must be an ISO-8601 string"),
-    ("future", vehicle(ts=timezone.now() + timedelta(minutes=6)), "timestamp", "in the future"),
+# Each case builds its reading when the test runs, under the test's stopped clock: built at
+# import, "6 minutes ahead" would be measured from a clock read minutes before the test.
+INVALID_READINGS: list[tuple[str, Callable[[], Any], str, str]] = [
+    ("both ids", lambda: {**vehicle(), "meterId": "MT1"}, "non_field_errors", "this one has both"),
+    (
+        "neither id",
+        lambda: {"soc": 1, "timestamp": iso(at(1))},
+        "non_field_errors",
+        "this one has neither",
+    ),
+    (
+        "unknown field",
+        lambda: {**vehicle(), "kwhDeliveredDC": 1.0},
+        "kwhDeliveredDC",
+        "unknown field",
+    ),
+    (
+        "missing field",
+        lambda: {k: v for k, v in vehicle().items() if k != "soc"},
+        "soc",
+        "is required",
+    ),
+    ("string number", lambda: vehicle(soc="85"), "soc", "must be a number, not str"),
+    ("boolean", lambda: vehicle(batteryTemp=True), "batteryTemp", "must be a number, not bool"),
+    ("null", lambda: meter(voltage=None), "voltage", "must be a number, not NoneType"),
+    ("soc above 100", lambda: vehicle(soc=100.01), "soc", "must be between 0 and 100"),
+    ("soc below 0", lambda: vehicle(soc=-0.1), "soc", "must be between 0 and 100"),
+    (
+        "negative energy",
+        lambda: vehicle(kwhDeliveredDc=-0.5),
+        "kwhDeliveredDc",
+        "must not be negative",
+    ),
+    ("absurd energy", lambda: meter(kwhConsumedAc=5000), "kwhConsumedAc", "not plausible"),
+    ("zero voltage", lambda: meter(voltage=0), "voltage", "must be above 0 and at most 2000"),
+    (
+        "voltage too high",
+        lambda: meter(voltage=2000.5),
+        "voltage",
+        "must be above 0 and at most 2000",
+    ),
+    ("too cold", lambda: vehicle(batteryTemp=-50.5), "batteryTemp", "must be between -50 and 150"),
+    ("too hot", lambda: vehicle(batteryTemp=151), "batteryTemp", "must be between -50 and 150"),
+    (
+        "no utc offset",
+        lambda: vehicle(timestamp="2026-02-10T16:23:00"),
+        "timestamp",
+        "needs a UTC offset",
+    ),
+    ("not a time", lambda: vehicle(timestamp="yesterday"), "timestamp", "is not ISO-8601"),
+    (
+        "numeric time",
+        lambda: vehicle(timestamp=1770000000),
+        "timestamp",
+        "must be an ISO-8601 string",
+    ),
+    (
+        "future",
+        lambda: vehicle(ts=timezone.now() + timedelta(minutes=6)),
+        "timestamp",
+        "in the future",
+    ),
     (
         "too old",
-        vehicle(ts=timezone.now() - timedelta(days=35, minutes=1)),
+        lambda: vehicle(ts=timezone.now() - timedelta(days=35, minutes=1)),
         "timestamp",
         "older than 35 days",
     ),
-    ("bad device id", vehicle("VH 001"), "vehicleId", "1-64 characters"),
-    ("long device id", meter("M" * 65), "meterId", "1-64 characters"),
+    ("bad device id", lambda: vehicle("VH 001"), "vehicleId", "1-64 characters"),
+    ("long device id", lambda: meter("M" * 65), "meterId", "1-64 characters"),
     # Python's `$` also matches before a final newline: "VH001\n" must not become a new device,
     # and 64 characters plus the newline must not reach varchar(64) as a 500.
-    ("device id ending in a newline", vehicle("VH001\n"), "vehicleId", "1-64 characters"),
-    ("64 characters and a newline", meter("M" * 64 + "\n"), "meterId", "1-64 characters"),
-    ("not an object", [1, 2], "non_field_errors", "must be a JSON object"),
+    ("device id ending in a newline", lambda: vehicle("VH001\n"), "vehicleId", "1-64 characters"),
+    ("64 characters and a newline", lambda: meter("M" * 64 + "\n"), "meterId", "1-64 characters"),
+    ("not an object", lambda: [1, 2], "non_field_errors", "must be a JSON object"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("reading", "field", "message"),
+    ("build", "field", "message"),
     [case[1:] for case in INVALID_READINGS],
     ids=[case[0] for case in INVALID_READINGS],
 )
 def test_an_invalid_reading_is_refused_with_its_field_named_and_nothing_written(
-    api_client: APIClient, device_key: str, reading: Any, field: str, message: str
+    api_client: APIClient,
+    device_key: str,
+    build: Callable[[], Any],
+    field: str,
+    message: str,
 ) -> None:
     before = counts()
-    response = post(api_client, device_key, [vehicle("VH9", at(1)), reading])
+    response = post(api_client, device_key, [vehicle("VH9", at(1)), build()])
     assert response.status_code == 400
     body = response.json()
     assert body["status"] == 400
