@@ -1,36 +1,9 @@
-"""The API's shapes for the OpenAPI schema. Requests are validated by telemetry.readings
-(hand-written, for speed); these serializers describe the same rules."""
+"""The API's response shapes for the OpenAPI schema. A posted reading is described from its
+declaration in telemetry.readings (see telemetry.schema), not here."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
-
-from fleet.registry.models import DEVICE_ID_PATTERN
-
-
-class VehicleReadingSerializer(serializers.Serializer):
-    vehicleId = serializers.RegexField(DEVICE_ID_PATTERN, max_length=64)
-    soc = serializers.FloatField(min_value=0, max_value=100, help_text="State of charge, %.")
-    kwhDeliveredDc = serializers.FloatField(
-        min_value=0,
-        max_value=1000,
-        help_text="kWh delivered into the battery since the previous reading.",
-    )
-    batteryTemp = serializers.FloatField(min_value=-50, max_value=150, help_text="°C.")
-    timestamp = serializers.DateTimeField(
-        help_text="ISO-8601 with a UTC offset; at most 5 minutes ahead, at most 35 days old."
-    )
-
-
-class MeterReadingSerializer(serializers.Serializer):
-    meterId = serializers.RegexField(DEVICE_ID_PATTERN, max_length=64)
-    kwhConsumedAc = serializers.FloatField(
-        min_value=0, max_value=1000, help_text="kWh drawn from the grid since the previous reading."
-    )
-    voltage = serializers.FloatField(min_value=0, max_value=2000, help_text="V, above 0.")
-    timestamp = serializers.DateTimeField(
-        help_text="ISO-8601 with a UTC offset; at most 5 minutes ahead, at most 35 days old."
-    )
 
 
 class IngestResponseSerializer(serializers.Serializer):

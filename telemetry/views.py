@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,11 +17,10 @@ from fleet.registry.auth import IsAnalystKey, IsDeviceKey
 from fleet.registry.models import ApiKey
 from telemetry import selectors, services
 from telemetry.body import read_json_body
+from telemetry.schema import INGEST_OPERATION_ID
 from telemetry.serializers import (
     IngestResponseSerializer,
-    MeterReadingSerializer,
     MeterStatusSerializer,
-    VehicleReadingSerializer,
     VehicleStatusSerializer,
 )
 
@@ -36,24 +35,18 @@ class TelemetryViewSet(viewsets.ViewSet):
     parser_classes: list[Any] = []
 
     @extend_schema(
-        operation_id="ingest_telemetry",
+        operation_id=INGEST_OPERATION_ID,
         summary="Post one reading or a batch",
-        # The body (one reading or an array) is written by fleet.plumbing.openapi.postprocess; these
-        # register the two reading components it refers to.
-        request={
-            "application/json": PolymorphicProxySerializer(
-                component_name="Reading",
-                serializers=[VehicleReadingSerializer, MeterReadingSerializer],
-                resource_type_field_name=None,
-            )
-        },
+        # None here: the body (one reading or an array) is written at schema generation by
+        # telemetry.schema, from the readings' declaration, so its limits follow the settings.
+        request=None,
         responses={
             200: IngestResponseSerializer,
             400: error(
                 "Invalid JSON or readings; nothing stored. errors names each bad "
                 "reading by its index and field."
             ),
-            413: error("More than 5,000 readings, or the body is too large."),
+            413: error("More readings than the batch limit, or the body is too large."),
             415: error("Not application/json, or an unsupported Content-Encoding."),
             **COMMON_ERRORS,
         },

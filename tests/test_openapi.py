@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
+import random
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from pytest_django.fixtures import Settings
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from rest_framework.test import APIClient
 
-from fleet.registry.models import ApiKey
+from fleet.registry.models import DEVICE_ID_PATTERN, ApiKey
 from fleet.registry.services.mappings import assign_meter
 from tests.factories import T0, at, auth_header, iso, make_key, meter, post, vehicle
+from tests.telemetry.test_reading_rules import NOT_OBJECTS, oracle, random_reading
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +110,73 @@ def test_swagger_ui_is_served_from_our_own_static_files() -> None:
     page = APIClient().get("/v1/docs").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle" in page
     assert "cdn" not in page.lower()
+
+
+def _fresh_schema() -> dict[str, Any]:
+    response = APIClient().get("/v1/schema", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def test_the_schema_follows_the_batch_size_and_timestamp_window_settings(
+    settings: Settings,
+) -> None:
+    settings.TELEMETRY_MAX_BATCH = 1_234
+    settings.TELEMETRY_BACKFILL_DAYS = 9
+    settings.TELEMETRY_MAX_FUTURE_SECONDS = 600
+    schema = _fresh_schema()
+    body = schema["paths"]["/v1/telemetry"]["post"]["requestBody"]
+    _single, batch = body["content"]["application/json"]["schema"]["oneOf"]
+    assert (batch["minItems"], batch["maxItems"]) == (1, 1_234)
+    assert "an array of 1-1,234 readings" in body["description"]
+    for name in ("VehicleReadingRequest", "MeterReadingRequest"):
+        timestamp = schema["components"]["schemas"][name]["properties"]["timestamp"]
+        assert "at most 10 minutes ahead, at most 9 days old" in timestamp["description"]
+
+
+def test_the_energy_maximum_in_the_schema_and_the_api_follow_the_interval_limit(
+    settings: Settings,
+) -> None:
+    settings.TELEMETRY_MAX_INTERVAL_KWH = 250.0
+    components = _fresh_schema()["components"]["schemas"]
+    assert components["VehicleReadingRequest"]["properties"]["kwhDeliveredDc"]["maximum"] == 250
+    assert components["MeterReadingRequest"]["properties"]["kwhConsumedAc"]["maximum"] == 250
+    _, device = make_key(ApiKey.Role.DEVICE)
+    response = post(APIClient(), device, [meter(ts=at(1), kwhConsumedAc=251)])
+    assert response.status_code == 400
+    assert "at most 250)" in response.json()["errors"]["0"]["kwhConsumedAc"][0]
+    assert post(APIClient(), device, meter(ts=at(1), kwhConsumedAc=250)).status_code == 200
+
+
+def test_the_request_schema_refuses_exactly_the_readings_the_api_refuses(
+    schema: dict[str, Any],
+) -> None:
+    body = schema["paths"]["/v1/telemetry"]["post"]["requestBody"]["content"]["application/json"]
+    registry = Registry().with_resource(
+        "urn:fleet", Resource.from_contents(schema, default_specification=DRAFT202012)
+    )
+    single = body["schema"]["oneOf"][0]
+    validator = Draft202012Validator({"$ref": "urn:fleet#" + single["$ref"][1:]}, registry=registry)
+    rng = random.Random(0)
+    compared = 0
+    for _ in range(3000):
+        item = random_reading(rng)
+        reading, errors = oracle(item, 1000.0)
+        if "timestamp" in errors or not isinstance(item, dict):
+            continue  # a schema states no time window; and non-objects are covered below
+        if any(isinstance(v, str) and v.endswith("\n") for v in item.values()):
+            continue  # Python's re lets `$` match before a final newline; ECMA-262's does not
+        if any(isinstance(v, float) and not math.isfinite(v) for v in item.values()):
+            continue  # not JSON
+        assert validator.is_valid(item) == (reading is not None), (item, errors)
+        compared += 1
+    assert compared > 1000
+    assert not any(validator.is_valid(item) for item in NOT_OBJECTS)
+    # The pattern clients see is the ECMA-262 one (no Python-only \A or \Z).
+    components = schema["components"]["schemas"]
+    assert components["VehicleReadingRequest"]["properties"]["vehicleId"]["pattern"] == (
+        DEVICE_ID_PATTERN
+    )
+    assert components["MeterReadingRequest"]["properties"]["meterId"]["pattern"] == (
+        DEVICE_ID_PATTERN
+    )

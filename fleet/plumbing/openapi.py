@@ -33,34 +33,8 @@ COMMON_ERRORS: dict[int, OpenApiResponse] = {
 
 
 def postprocess(result: dict[str, Any], generator: Any, request: Any, public: Any) -> dict:
-    """What the serializers cannot say: a body that is one reading or an array of them, and
-    readings that refuse unknown fields."""
-    schemas = result.get("components", {}).get("schemas", {})
-    for name in ("VehicleReadingRequest", "MeterReadingRequest"):
-        if name in schemas:
-            schemas[name]["additionalProperties"] = False
-    voltage = schemas.get("MeterReadingRequest", {}).get("properties", {}).get("voltage")
-    if voltage is not None:
-        voltage.pop("minimum", None)
-        voltage["exclusiveMinimum"] = 0
-    post = result.get("paths", {}).get("/v1/telemetry", {}).get("post")
-    if post is not None:
-        reading = {"$ref": "#/components/schemas/ReadingRequest"}
-        post["requestBody"] = {
-            "required": True,
-            "description": "One reading, or an array of 1-5,000 readings (kinds mixed). "
-            "`Content-Encoding: gzip` is accepted.",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "oneOf": [
-                            reading,
-                            {"type": "array", "items": reading, "minItems": 1, "maxItems": 5000},
-                        ]
-                    }
-                }
-            },
-        }
+    """What no view says of itself: the 414 of an over-long URL, and Retry-After on 429 and 503.
+    (A posted reading's schema comes from its declaration: telemetry.schema.)"""
     for path in result.get("paths", {}).values():
         for operation in path.values():
             # gunicorn itself refuses a request line over 4 KiB, before Django sees it.

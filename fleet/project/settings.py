@@ -222,6 +222,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "telemetry.schema.add_reading_schemas",
         "fleet.plumbing.openapi.postprocess",
     ],
 }
