@@ -121,7 +121,18 @@ def _timestamp(value: Any, limits: Limits) -> tuple[datetime | None, str | None]
         return None, "is not ISO-8601; send e.g. 2026-02-10T16:23:00Z"
     if ts.tzinfo is None or ts.utcoffset() is None:
         return None, "needs a UTC offset (Z or +hh:mm), e.g. 2026-02-10T16:23:00Z"
-    ts = ts.astimezone(UTC)
+    try:
+        ts = ts.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 is before the first instant Python has (and 9999-12-31 at
+        # -14:00 after the last): far outside the window either way.
+        year_one = ts.year == 1
+        return None, (
+            f"is older than {limits.max_age.days} days; too old to accept"
+            if year_one
+            else f"is more than {_minutes(limits.max_future)} minutes in the future; check the "
+            "device clock"
+        )
     if ts > limits.latest:
         return None, (
             f"is more than {_minutes(limits.max_future)} minutes in the future; check the "
