@@ -47,10 +47,12 @@ class StatusColumns:
     def last_reading(self, obj: Any) -> Any:
         return _status(obj, "ts")
 
-    @admin.display(boolean=True, description="stale")
-    def stale(self, obj: Any) -> bool:
+    # A green tick for a device that reports, a red cross for one silent for STALE_AFTER (the
+    # column once said "stale" and ticked the silent ones, which read backwards).
+    @admin.display(boolean=True, description="reporting")
+    def reporting(self, obj: Any) -> bool:
         ts = _status(obj, "ts")
-        return ts is None or ts < timezone.now() - STALE_AFTER
+        return ts is not None and ts >= timezone.now() - STALE_AFTER
 
 
 class VehicleStatusAdmin(StatusColumns, VehicleAdmin):
@@ -60,7 +62,7 @@ class VehicleStatusAdmin(StatusColumns, VehicleAdmin):
         "soc",
         "kwh_delivered_dc",
         "battery_temp",
-        "stale",
+        "reporting",
     )
     list_filter = (*VehicleAdmin.list_filter, StaleFilter)
 
@@ -81,7 +83,13 @@ class VehicleStatusAdmin(StatusColumns, VehicleAdmin):
 
 
 class MeterStatusAdmin(StatusColumns, MeterAdmin):
-    list_display = (*MeterAdmin.list_display, "last_reading", "kwh_consumed_ac", "voltage", "stale")
+    list_display = (
+        *MeterAdmin.list_display,
+        "last_reading",
+        "kwh_consumed_ac",
+        "voltage",
+        "reporting",
+    )
     list_filter = (*MeterAdmin.list_filter, StaleFilter)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Meter]:
