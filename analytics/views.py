@@ -93,13 +93,19 @@ class FleetViewSet(viewsets.ViewSet):
                 "page_size", int, description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."
             ),
         ],
-        responses={200: FleetPageSerializer, 400: BAD_WINDOW, **COMMON_ERRORS},
+        responses={
+            200: FleetPageSerializer,
+            400: BAD_WINDOW,
+            404: error("A page past the last one."),
+            **COMMON_ERRORS,
+        },
     )
     def efficiency(self, request: Request) -> Response:
         query = parse_fleet_query(request.query_params, timezone.now())
         result = selectors.fleet_efficiency(
             query.window, flagged_only=query.flagged_only, page=query.page
         )
+        query.page.check_exists(result.count)
         return Response(
             query.page.body(
                 request,

@@ -47,6 +47,15 @@ class PageRequest:
     def offset(self) -> int:
         return (self.number - 1) * self.size
 
+    def check_exists(self, count: int) -> None:
+        """A page past the end is a 404, as DRF's own paginator answers (page 1 always exists,
+        empty or not)."""
+        if self.number > 1 and self.offset >= count:
+            pages = max(1, -(-count // self.size))
+            raise ApiError(
+                404, f"There is no page {self.number}: {count} results make {pages} page(s)."
+            )
+
     def body(
         self, request: Request, count: int, results: list[Any], **extra: Any
     ) -> dict[str, Any]:
