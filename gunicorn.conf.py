@@ -21,7 +21,10 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = 2000
 # GUNICORN_ACCESSLOG="" turns the access log off (load tests).
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms key=%({authorization}i).12s'
+# key= is the API key's public prefix (the admin lists keys by it), never its secret, and
+# nothing of other schemes such as the metrics bearer token (fleet.plumbing.accesslog).
+logger_class = "fleet.plumbing.accesslog.AccessLogger"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms key=%(k)s'
 errorlog = "-"
 
 
