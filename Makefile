@@ -19,7 +19,8 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py maintain_partitions --verbosity 0
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo ""
-	@echo "Fleet telemetry on http://localhost:$(PORT)/  (admin: http://localhost:$(PORT)/admin/)"
+	@echo "Fleet telemetry listening on $${HOST:-0.0.0.0}:$(PORT) (every interface unless HOST is set)"
+	@echo "  open http://localhost:$(PORT)/  (admin: http://localhost:$(PORT)/admin/, API docs: /v1/docs)"
 	@echo "  create an admin user:  $(BIN)/python manage.py createsuperuser"
 	@echo "  create an API key:     $(BIN)/python manage.py create_api_key --name NAME --role device|analyst"
 	@echo ""

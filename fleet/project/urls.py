@@ -5,8 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from analytics.admin import fleet_health
 from fleet.plumbing.health import healthz, readyz
 from fleet.plumbing.metrics import metrics_view
+from fleet.project.views import landing
 
 urlpatterns = [
+    path("", landing, name="landing"),
     path("healthz", healthz),
     path("readyz", readyz),
     path("metrics", metrics_view, name="metrics"),
