@@ -4,6 +4,7 @@ the admin then writes through the service (VehicleMeterMapAdmin.save_form)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django import forms
@@ -26,6 +27,15 @@ class VehicleMeterMapForm(forms.ModelForm):
             "vehicle's and the meter's current mappings at valid_from. With an end, the "
             "interval is recorded history and must not overlap any other mapping.",
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Validation writes the submitted values onto the form's instance, and the admin shows
+        # that same object as the page's title and breadcrumb and decides from it which fields
+        # are read-only: a refused end would look saved and could not be corrected in place.
+        # The form works on a copy, so the stored row stays what the page shows.
+        if kwargs.get("instance") is not None:
+            kwargs["instance"] = copy.copy(kwargs["instance"])
+        super().__init__(*args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
