@@ -5,16 +5,21 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format partitions
+.PHONY: run stop clean-data test lint format partitions
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Two stamps: `make run` needs only the runtime set; tests, lint and bench add the dev tools.
+$(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "Python 3.11+ is needed (found $$($(PYTHON) --version))."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-run: $(VENV)/.installed
+run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py maintain_partitions --verbosity 0
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -24,7 +29,23 @@ run: $(VENV)/.installed
 	@echo "  create an admin user:  $(BIN)/python manage.py createsuperuser"
 	@echo "  create an API key:     $(BIN)/python manage.py create_api_key --name NAME --role device|analyst"
 	@echo ""
-	exec $(BIN)/gunicorn -c gunicorn.conf.py fleet.project.wsgi
+	@mkdir -p .data
+	exec $(BIN)/gunicorn -c gunicorn.conf.py --pid .data/gunicorn.pid fleet.project.wsgi
+
+# Stops what `make run` started: gunicorn, then the embedded PostgreSQL (which otherwise keeps
+# running after Ctrl-C, for the next command, and starts again on any manage.py command).
+stop:
+	@if [ -f .data/gunicorn.pid ] && kill -0 "$$(cat .data/gunicorn.pid)" 2>/dev/null; then \
+		kill -TERM "$$(cat .data/gunicorn.pid)" && echo "stopped gunicorn"; \
+	else echo "gunicorn is not running"; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m fleet.plumbing.embedded stop; fi
+
+# Removes .data/ (the embedded database and the development secret key) after asking.
+clean-data:
+	@printf "Remove .data/ (the embedded database, every reading in it, the secret key)? [y/N] "; \
+		read answer; [ "$$answer" = y ] || [ "$$answer" = Y ] || { echo "kept"; exit 1; }
+	@$(MAKE) --no-print-directory stop
+	rm -rf .data
 
 test: $(VENV)/.installed
 	$(BIN)/pytest $(ARGS)

@@ -2,11 +2,17 @@
 
 import multiprocessing
 import os
+import shutil
 import tempfile
 
 # Metrics from every worker add up at /metrics (prometheus_client's multiprocess mode). Set
 # before any worker imports prometheus_client; a fresh folder per start so old counts vanish.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="fleet-metrics-"))
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir = tempfile.mkdtemp(
+        prefix="fleet-metrics-"
+    )
+else:
+    _metrics_dir = ""
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 # The work is mostly waiting on PostgreSQL, so more workers than cores keep the cores busy.
@@ -33,3 +39,9 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    """Remove the metrics folder this start made (one was left in the temp folder per start)."""
+    if _metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
