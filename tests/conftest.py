@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from tests.support.clock import CLOCK_ENV, clock_from_env
@@ -46,7 +47,7 @@ def clock(_moved_clock: None) -> Iterator[time_machine.Traveller]:
 
 
 @pytest.fixture(autouse=True)
-def _plain_static_storage(settings) -> None:  # type: ignore[no-untyped-def]
+def _plain_static_storage(settings: Settings) -> None:
     # The manifest storage needs `collectstatic` first; tests render templates without it.
     settings.STORAGES = {
         **settings.STORAGES,

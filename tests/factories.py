@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import time_machine
 from django.utils import timezone
@@ -34,13 +34,25 @@ def make_key(
     return create_api_key(name=name, role=role, vehicle_id=vehicle_id, meter_id=meter_id)
 
 
-def auth_header(key: str) -> dict[str, str]:
+class AuthHeader(TypedDict):
+    HTTP_AUTHORIZATION: str
+
+
+def auth_header(key: str) -> AuthHeader:
     return {"HTTP_AUTHORIZATION": f"Api-Key {key}"}
 
 
 # --- readings as devices post them ---
 
 TELEMETRY_URL = "/v1/telemetry"
+
+
+class PostHeaders(TypedDict, total=False):
+    """What post() passes on to the client besides the body: its content type and WSGI headers."""
+
+    content_type: str
+    HTTP_AUTHORIZATION: str
+    HTTP_CONTENT_ENCODING: str
 
 
 def at(minutes_ago: int) -> datetime:
@@ -84,11 +96,20 @@ def meter(meter_id: str = "MT001", ts: datetime | None = None, **over: Any) -> d
 
 
 def post(
-    client: APIClient, key: str | None, body: Any, raw: bytes | None = None, **headers: str
+    client: APIClient,
+    key: str | None,
+    body: Any,
+    raw: bytes | None = None,
+    **headers: Unpack[PostHeaders],
 ) -> Any:
     """POST a body (or raw bytes) to the ingestion endpoint as a device would."""
     data = raw if raw is not None else json.dumps(body).encode()
     if key is not None:
         headers["HTTP_AUTHORIZATION"] = f"Api-Key {key}"
     headers.setdefault("content_type", "application/json")
-    return client.generic("POST", TELEMETRY_URL, data, **headers)
+    return client.generic(
+        "POST",
+        TELEMETRY_URL,
+        data,  # type: ignore[arg-type]  # DRF's stubs say str; its generic() passes bytes to Django's
+        **headers,
+    )

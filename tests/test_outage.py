@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,7 +51,7 @@ def reading(start: datetime, minute: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def service():  # type: ignore[no-untyped-def]
+def service() -> Iterator[tuple[Cluster, App, str]]:
     cluster = Cluster()
     app = None
     try:
@@ -65,7 +66,9 @@ def service():  # type: ignore[no-untyped-def]
         cluster.destroy()
 
 
-def test_api_answers_503_with_retry_after_while_the_database_is_down_then_recovers(service) -> None:  # type: ignore[no-untyped-def]
+def test_api_answers_503_with_retry_after_while_the_database_is_down_then_recovers(
+    service: tuple[Cluster, App, str],
+) -> None:
     cluster, app, key = service
     start = an_hour_ago_on_the_servers_clock()
     assert call(f"{app.url}/v1/telemetry", reading(start, 1), key)[0] == 200

@@ -12,6 +12,8 @@ from telemetry.readings import MeterReading, VehicleReading
 from telemetry.services import IngestResult, ingest_readings
 from tests.factories import make_key
 
+Store = Callable[..., IngestResult]
+
 
 def dc(vehicle_id: str, ts: datetime, kwh: str, temp: float = 25.0) -> VehicleReading:
     return VehicleReading(vehicle_id, ts, 50.0, Decimal(kwh), temp)
@@ -22,7 +24,7 @@ def ac(meter_id: str, ts: datetime, kwh: str) -> MeterReading:
 
 
 @pytest.fixture
-def store() -> Callable[..., IngestResult]:
+def store() -> Store:
     """Store readings through the real ingest service (history, status and roll-ups)."""
 
     def _store(*readings: VehicleReading | MeterReading) -> IngestResult:

@@ -99,10 +99,13 @@ def test_fleet_pages_like_drf(analyst: APIClient, three_vehicles: None) -> None:
     assert [r["vehicleId"] for r in second["results"]] == ["VH_NOAC"]
     assert second["next"] is None
     assert "page=" not in second["previous"]
-    past = analyst.get(
-        "/v1/analytics/fleet",
-        {"from": iso(T0), "to": iso(T0 + 4 * H), "page_size": 2, "page": 5},
-    )
+    beyond: dict[str, str | int] = {
+        "from": iso(T0),
+        "to": iso(T0 + 4 * H),
+        "page_size": 2,
+        "page": 5,
+    }
+    past = analyst.get("/v1/analytics/fleet", beyond)
     assert past.status_code == 404  # as DRF's own paginator answers
     assert past.json()["message"] == "There is no page 5: 3 results make 2 page(s)."
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from fleet.registry.services.devices import register_devices
 from fleet.registry.services.mappings import add_mapping, assign_meter, unassign_meter
-from tests.analytics.conftest import ac, dc
+from tests.analytics.conftest import Store, ac, dc
 from tests.factories import T0, at, iso, make_key, meter, post, vehicle
 
 pytestmark = pytest.mark.django_db
@@ -24,11 +24,13 @@ def perf(client: APIClient, vehicle_id: str, **params: Any) -> Any:
     return response.json()
 
 
-def window(start, end) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def window(start: datetime, end: datetime) -> dict[str, str]:
     return {"from": iso(start), "to": iso(end)}
 
 
-def test_two_vehicle_and_three_meter_readings_give_exactly_their_own_sums(analyst, store) -> None:
+def test_two_vehicle_and_three_meter_readings_give_exactly_their_own_sums(
+    analyst: APIClient, store: Store
+) -> None:
     # The seed's JOIN would report 3 x 30 DC and 2 x 36 AC here.
     assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0 - 24 * H)
     store(dc("VH1", T0 + 1 * M, "10.0", temp=20.0), dc("VH1", T0 + 2 * M, "20.0", temp=30.0))
@@ -49,7 +51,7 @@ def test_two_vehicle_and_three_meter_readings_give_exactly_their_own_sums(analys
     }
 
 
-def test_a_reading_at_from_counts_and_one_at_to_does_not(analyst, store) -> None:
+def test_a_reading_at_from_counts_and_one_at_to_does_not(analyst: APIClient, store: Store) -> None:
     assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0 - H)
     store(
         dc("VH1", T0, "1.5"),
@@ -65,7 +67,7 @@ def test_a_reading_at_from_counts_and_one_at_to_does_not(analyst, store) -> None
     )
 
 
-def test_a_remap_mid_window_splits_ac_between_the_meters(analyst, store) -> None:
+def test_a_remap_mid_window_splits_ac_between_the_meters(analyst: APIClient, store: Store) -> None:
     assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0 - H)
     assign_meter(vehicle_id="VH1", meter_id="MT2", at=T0 + 2 * H + 17 * M)
     store(
@@ -83,7 +85,7 @@ def test_a_remap_mid_window_splits_ac_between_the_meters(analyst, store) -> None
     assert body["efficiency"] == round(12.5 / 14.25, 4)
 
 
-def test_a_meter_mapped_to_nobody_is_ignored(analyst, store) -> None:
+def test_a_meter_mapped_to_nobody_is_ignored(analyst: APIClient, store: Store) -> None:
     register_devices(vehicle_ids=["VH1"])
     store(dc("VH1", T0, "4"), ac("MT9", T0, "5"))
     body = perf(analyst, "VH1", **window(T0, T0 + H))
@@ -95,7 +97,9 @@ def test_a_meter_mapped_to_nobody_is_ignored(analyst, store) -> None:
     )
 
 
-def test_a_meter_that_served_another_vehicle_is_not_counted(analyst, store) -> None:
+def test_a_meter_that_served_another_vehicle_is_not_counted(
+    analyst: APIClient, store: Store
+) -> None:
     add_mapping(vehicle_id="VH2", meter_id="MT1", valid_from=T0 - H, valid_to=T0 + H)
     assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0 + H)
     store(ac("MT1", T0 + 30 * M, "3"), ac("MT1", T0 + 90 * M, "4"), dc("VH1", T0 + 90 * M, "4"))
@@ -103,7 +107,7 @@ def test_a_meter_that_served_another_vehicle_is_not_counted(analyst, store) -> N
     assert perf(analyst, "VH2", **window(T0, T0 + 2 * H))["total_ac"] == 3.0
 
 
-def test_duplicates_are_not_double_counted(analyst) -> None:
+def test_duplicates_are_not_double_counted(analyst: APIClient) -> None:
     _, key = make_key("device")
     assign_meter(vehicle_id="VH001", meter_id="MT001", at=at(120))
     batch = [vehicle(ts=at(5), kwhDeliveredDc=1.25), meter(ts=at(5), kwhConsumedAc=1.5)]
@@ -118,7 +122,7 @@ def test_duplicates_are_not_double_counted(analyst) -> None:
     )
 
 
-def test_hours_24_and_48_with_a_reading_36_hours_old(analyst) -> None:
+def test_hours_24_and_48_with_a_reading_36_hours_old(analyst: APIClient) -> None:
     _, key = make_key("device")
     post(
         APIClient(),
@@ -130,7 +134,9 @@ def test_hours_24_and_48_with_a_reading_36_hours_old(analyst) -> None:
     assert perf(analyst, "VH001")["readings"]["vehicle"] == 1  # default 24 hours
 
 
-def test_efficiency_is_null_without_ac_and_not_clamped_above_one(analyst, store) -> None:
+def test_efficiency_is_null_without_ac_and_not_clamped_above_one(
+    analyst: APIClient, store: Store
+) -> None:
     assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0 - H)
     register_devices(vehicle_ids=["VH2"])
     store(dc("VH1", T0, "10"), ac("MT1", T0, "8"), dc("VH2", T0, "10"))
@@ -139,7 +145,7 @@ def test_efficiency_is_null_without_ac_and_not_clamped_above_one(analyst, store)
     assert (body["total_ac"], body["efficiency"]) == (0.0, None)
 
 
-def test_a_vehicle_without_readings_has_zero_totals_and_null_averages(analyst) -> None:
+def test_a_vehicle_without_readings_has_zero_totals_and_null_averages(analyst: APIClient) -> None:
     register_devices(vehicle_ids=["VH1"])
     body = perf(analyst, "VH1", **window(T0, T0 + H))
     assert (body["total_dc"], body["total_ac"], body["efficiency"], body["avg_battery_temp"]) == (
@@ -155,7 +161,7 @@ def test_a_vehicle_without_readings_has_zero_totals_and_null_averages(analyst) -
     [("1", "3", 0.3333), ("2", "3", 0.6667), ("0.12345", "1", 0.1234), ("0.12355", "1", 0.1236)],
 )
 def test_rounding_is_stable_half_even_to_four_places(
-    analyst, store, dc_kwh, ac_kwh, expected
+    analyst: APIClient, store: Store, dc_kwh: str, ac_kwh: str, expected: float
 ) -> None:
     assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0 - H)
     store(dc("VH1", T0, dc_kwh), ac("MT1", T0, ac_kwh))
@@ -163,7 +169,7 @@ def test_rounding_is_stable_half_even_to_four_places(
     assert [b["efficiency"] for b in bodies] == [expected] * 3
 
 
-def test_sums_are_exact_to_the_last_reading(analyst, store) -> None:
+def test_sums_are_exact_to_the_last_reading(analyst: APIClient, store: Store) -> None:
     assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0 - H)
     store(
         *[ac("MT1", T0 + i * M, "0.1") for i in range(59)],
@@ -173,7 +179,7 @@ def test_sums_are_exact_to_the_last_reading(analyst, store) -> None:
     assert (body["total_ac"], body["total_dc"]) == (5.9, 4.13)
 
 
-def test_an_unknown_vehicle_is_404(analyst) -> None:
+def test_an_unknown_vehicle_is_404(analyst: APIClient) -> None:
     response = analyst.get("/v1/analytics/performance/NOPE")
     assert response.status_code == 404
     assert response.json() == {"status": 404, "message": "Vehicle NOPE is not known.", "errors": {}}
@@ -202,14 +208,16 @@ def test_an_unknown_vehicle_is_404(analyst) -> None:
         ({"to": "2026-02-10T00:00:00Z"}, "'to' needs a 'from'."),
     ],
 )
-def test_bad_windows_are_400_with_a_sentence(analyst, params, message) -> None:
+def test_bad_windows_are_400_with_a_sentence(
+    analyst: APIClient, params: dict[str, str], message: str
+) -> None:
     register_devices(vehicle_ids=["VH1"])
     response = analyst.get("/v1/analytics/performance/VH1", params)
     assert response.status_code == 400
     assert response.json()["message"] == message
 
 
-def test_analytics_needs_an_analyst_key(api_client) -> None:
+def test_analytics_needs_an_analyst_key(api_client: APIClient) -> None:
     register_devices(vehicle_ids=["VH1"])
     _, device = make_key("device")
     assert api_client.get("/v1/analytics/performance/VH1").status_code == 401
@@ -218,7 +226,9 @@ def test_analytics_needs_an_analyst_key(api_client) -> None:
     assert api_client.get("/v1/analytics/fleet").status_code == 403
 
 
-def test_unassigned_vehicle_after_window_still_counts_inside_it(analyst, store) -> None:
+def test_unassigned_vehicle_after_window_still_counts_inside_it(
+    analyst: APIClient, store: Store
+) -> None:
     assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0 - H)
     unassign_meter(vehicle_id="VH1", at=T0 + 30 * M)
     store(ac("MT1", T0 + 10 * M, "1"), ac("MT1", T0 + 40 * M, "2"))

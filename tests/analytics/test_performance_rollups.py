@@ -12,7 +12,8 @@ from django.db import connection
 
 from analytics.queries import vehicle_totals
 from fleet.registry.services.mappings import assign_meter, unassign_meter
-from tests.analytics.conftest import ac, dc
+from telemetry.readings import MeterReading, VehicleReading
+from tests.analytics.conftest import Store, ac, dc
 from tests.factories import T0
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def raw_totals(vehicle_id: str, start: datetime, end: datetime) -> tuple:
     return dc_kwh, dc_n, temp, ac_kwh, ac_n
 
 
-def test_rollup_totals_equal_raw_sums_for_any_window(store) -> None:
+def test_rollup_totals_equal_raw_sums_for_any_window(store: Store) -> None:
     rng = random.Random(11)
     assign_meter(vehicle_id="V1", meter_id="M1", at=T0 - timedelta(days=1))
     assign_meter(vehicle_id="V2", meter_id="M2", at=T0 - timedelta(days=1))
@@ -48,8 +49,8 @@ def test_rollup_totals_equal_raw_sums_for_any_window(store) -> None:
     assign_meter(vehicle_id="V1", meter_id="M3", at=T0 + 4 * 60 * M + 17 * M)
     unassign_meter(vehicle_id="V1", at=T0 + 9 * 60 * M + 41 * M)
 
-    def batch(minutes: range) -> list:
-        readings = []
+    def batch(minutes: range) -> list[VehicleReading | MeterReading]:
+        readings: list[VehicleReading | MeterReading] = []
         for m in minutes:
             ts = T0 + m * M
             for v in ("V1", "V2"):

@@ -240,7 +240,7 @@ def test_metrics_are_not_reachable_through_the_proxy(stack: dict[str, Any]) -> N
 def failed_login(port: int, username: str, spoofed_address: str) -> int:
     """One wrong password through the proxy, claiming to come from spoofed_address."""
     spoof = {"X-Forwarded-For": spoofed_address}
-    status, headers, page = request(port, "GET", "/admin/login/", **spoof)
+    status, headers, page = request(port, "GET", "/admin/login/", None, **spoof)
     assert status == 200
     cookie = headers["Set-Cookie"].split(";", 1)[0]
     token = page.decode().split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]

@@ -4,12 +4,14 @@ an operator logs in, re-maps a vehicle, sees it in the history, finds the flagge
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
+from pytest_django.live_server_helper import LiveServer
 
 from fleet.registry.models import VehicleMeterMap
 from fleet.registry.services.devices import register_devices
@@ -45,7 +47,7 @@ def fleet_data() -> None:
     assign_meter(vehicle_id="VH001", meter_id="MT001", at=T0)
     assign_meter(vehicle_id="VH_LEAKY", meter_id="MT_LEAKY", at=T0)
     register_devices(meter_ids=["MT002"])
-    hour_ago = timezone.now() - timezone.timedelta(hours=1)
+    hour_ago = timezone.now() - timedelta(hours=1)
     ingest_readings(
         [
             VehicleReading("VH001", hour_ago, 80.0, Decimal("9.3"), 24.0),
@@ -58,7 +60,7 @@ def fleet_data() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_operator_remaps_a_vehicle_and_finds_the_flagged_one(
-    live_server, fleet_data, monkeypatch
+    live_server: LiveServer, fleet_data: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 

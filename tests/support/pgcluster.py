@@ -50,7 +50,8 @@ class Cluster:
         """Stop the server (fast shutdown: open connections are cut, as in a crash or failover)."""
         from pgserver import _commands
 
-        _commands.pg_ctl(
+        # pgserver makes its command functions at import time (setattr), unseen by mypy.
+        _commands.pg_ctl(  # type: ignore[attr-defined]
             ["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -22,7 +23,8 @@ def device_key() -> str:
 def test_a_reading_with_thousands_of_unknown_fields_lists_ten_and_counts_the_rest(
     api_client: APIClient, device_key: str
 ) -> None:
-    reading = vehicle(**{f"junk{i}": i for i in range(5_000)})
+    junk: dict[str, Any] = {f"junk{i}": i for i in range(5_000)}
+    reading = vehicle(**junk)
     response = post(api_client, device_key, reading)
     assert response.status_code == 400
     errors = response.json()["errors"]
@@ -34,7 +36,8 @@ def test_a_reading_with_thousands_of_unknown_fields_lists_ten_and_counts_the_res
 def test_a_batch_of_bad_readings_lists_twenty_and_counts_the_rest(
     api_client: APIClient, device_key: str
 ) -> None:
-    batch = [vehicle(soc=500.0, **{f"junk{j}": j for j in range(100)}) for _ in range(2_000)]
+    junk: dict[str, Any] = {f"junk{j}": j for j in range(100)}
+    batch = [vehicle(soc=500.0, **junk) for _ in range(2_000)]
     response = post(api_client, device_key, batch)
     assert response.status_code == 400
     body = response.json()

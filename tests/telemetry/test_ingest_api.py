@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from fleet.registry.models import ApiKey, Meter, Vehicle
@@ -299,7 +300,7 @@ def test_malformed_bodies_are_400_with_nothing_written(
 
 
 def test_more_readings_than_the_batch_limit_is_413(
-    api_client: APIClient, device_key: str, settings
+    api_client: APIClient, device_key: str, settings: Settings
 ) -> None:
     settings.TELEMETRY_MAX_BATCH = 5_000
     batch = [meter(f"MT{i}", at(1)) for i in range(5_001)]
@@ -317,7 +318,7 @@ def test_a_batch_of_exactly_the_limit_is_accepted(api_client: APIClient, device_
 
 
 def test_a_body_over_the_size_limit_is_413(
-    api_client: APIClient, device_key: str, settings
+    api_client: APIClient, device_key: str, settings: Settings
 ) -> None:
     settings.TELEMETRY_MAX_BODY_BYTES = 1_000
     batch = [meter(f"MT{i}", at(1)) for i in range(20)]
@@ -341,7 +342,7 @@ def test_a_gzip_body_is_accepted(api_client: APIClient, device_key: str) -> None
 
 
 def test_a_gzip_body_that_inflates_past_the_limit_is_413(
-    api_client: APIClient, device_key: str, settings
+    api_client: APIClient, device_key: str, settings: Settings
 ) -> None:
     settings.TELEMETRY_MAX_BODY_BYTES = 10_000
     bomb = gzip.compress(b"[" + b" " * 1_000_000 + b"]")

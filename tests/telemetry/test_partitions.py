@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from pytest_django.fixtures import Settings
 
 from telemetry import queries
 from telemetry.models import MeterHourly, MeterTelemetry, VehicleHourly, VehicleTelemetry
@@ -153,7 +154,7 @@ def test_retention_prunes_the_roll_ups_of_the_hours_it_dropped() -> None:
     assert list(MeterHourly.objects.order_by("hour").values_list("hour", flat=True)) == kept
 
 
-def test_retention_is_off_by_default(settings) -> None:
+def test_retention_is_off_by_default(settings: Settings) -> None:
     assert settings.TELEMETRY_RETENTION_DAYS is None
     maintain_partitions(now=NOW - 100 * DAY, days_back=0, days_ahead=0)
     report = maintain_partitions(now=NOW, days_back=0, days_ahead=0)

@@ -143,8 +143,8 @@ def oracle(item: Any, limit: float) -> tuple[Reading | None, Errors]:
     for field in fields:
         if field not in item:
             errors[field] = ["is required"]
-        elif (message := rules[field](item[field])) is not None:
-            errors[field] = [message]
+        elif (problem := rules[field](item[field])) is not None:
+            errors[field] = [problem]
     if errors:
         return None, errors
     ts = datetime.fromisoformat(item["timestamp"]).astimezone(UTC)
@@ -264,7 +264,7 @@ def test_values_are_floats_exact_decimals_and_utc_alone_and_in_a_batch() -> None
     }
     alone, errors = parse_reading(item, limits())
     (in_batch,), bad = parse_readings([item], limits())
-    assert errors == bad == {}
+    assert errors == {} and bad == {}
     for reading in (alone, in_batch):
         assert isinstance(reading, VehicleReading)
         assert type(reading.soc) is float and type(reading.battery_temp) is float

@@ -5,6 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 from django.db import OperationalError, connection, transaction
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
 
 from fleet.plumbing.db import on_live_connection
 from fleet.registry import queries
@@ -62,7 +64,9 @@ KEY_LOOKUP = ('%FROM "fleet_api_key" WHERE prefix%',)
 
 
 @pytest.mark.django_db
-def test_the_key_lookup_and_ingest_statements_are_prepared_on_the_server(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_the_key_lookup_and_ingest_statements_are_prepared_on_the_server(
+    api_client: APIClient,
+) -> None:
     _, raw = make_key(ApiKey.Role.DEVICE)
     # The session may have served earlier tests: count what these three requests add.
     before = prepared_runs(*METER_INGEST), prepared_runs(*KEY_LOOKUP)
@@ -74,7 +78,9 @@ def test_the_key_lookup_and_ingest_statements_are_prepared_on_the_server(api_cli
 
 
 @pytest.mark.django_db
-def test_ingest_works_with_prepared_statements_turned_off(api_client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_works_with_prepared_statements_turned_off(
+    api_client: APIClient, settings: Settings
+) -> None:
     settings.DB_PREPARED_STATEMENTS = False
     _, raw = make_key(ApiKey.Role.DEVICE)
     assert post(api_client, raw, meter("MT1", at(1))).json()["accepted"] == 1

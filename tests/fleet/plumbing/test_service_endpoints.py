@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from django.core.cache import cache
 from django.db import OperationalError
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
 
 from fleet.plumbing.middleware import DatabaseUnavailableMiddleware
 from fleet.registry.models import ApiKey
@@ -21,7 +26,7 @@ def test_healthz_and_readyz_answer_ok() -> None:
 
 
 def test_a_lost_database_outside_drf_is_a_503_with_retry_after() -> None:
-    def broken_view(request):  # type: ignore[no-untyped-def]
+    def broken_view(request: HttpRequest) -> HttpResponse:
         raise OperationalError("connection refused")
 
     response = DatabaseUnavailableMiddleware(broken_view)(RequestFactory().get("/admin/"))
@@ -33,16 +38,18 @@ class LosesTheDatabaseAfterTheView:
     """Stands for the session middleware failing to save in process_response: below our
     middleware and outside any view, where Django makes the exception a response itself."""
 
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):  # type: ignore[no-untyped-def]
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         self.get_response(request)
         raise OperationalError("server closed the connection unexpectedly")
 
 
 @pytest.mark.parametrize("path", ["/admin/login/", "/v1/telemetry"])
-def test_a_lost_database_in_an_inner_middleware_is_a_503_not_a_500(settings, path: str) -> None:
+def test_a_lost_database_in_an_inner_middleware_is_a_503_not_a_500(
+    settings: Settings, path: str
+) -> None:
     settings.MIDDLEWARE = [
         *settings.MIDDLEWARE,
         f"{__name__}.{LosesTheDatabaseAfterTheView.__name__}",
@@ -53,7 +60,7 @@ def test_a_lost_database_in_an_inner_middleware_is_a_503_not_a_500(settings, pat
     assert response.json()["message"] == "The database is unavailable; retry shortly."
 
 
-def test_any_other_error_is_still_a_500_in_the_api_error_shape(settings) -> None:  # type: ignore[no-untyped-def]
+def test_any_other_error_is_still_a_500_in_the_api_error_shape(settings: Settings) -> None:
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.{RaisesABug.__name__}"]
     response = Client(raise_request_exception=False).get("/v1/telemetry")
     assert response.status_code == 500
@@ -65,7 +72,7 @@ def test_any_other_error_is_still_a_500_in_the_api_error_shape(settings) -> None
 
 
 class RaisesABug(LosesTheDatabaseAfterTheView):
-    def __call__(self, request):  # type: ignore[no-untyped-def]
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         raise ZeroDivisionError("a bug")
 
 
@@ -76,7 +83,7 @@ def metric(text: str, name: str) -> float:
     return 0.0
 
 
-def test_metrics_count_accepted_duplicate_and_rejected_readings(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_count_accepted_duplicate_and_rejected_readings(api_client: APIClient) -> None:
     before = Client().get("/metrics").content.decode()
     _, key = make_key(ApiKey.Role.DEVICE)
     post(api_client, key, [meter("MT1", at(1)), meter("MT1", at(2))])
@@ -91,7 +98,7 @@ def test_metrics_count_accepted_duplicate_and_rejected_readings(api_client) -> N
     assert "django_http_requests_latency_seconds_by_view_method" in after
 
 
-def test_metrics_are_not_public(settings) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_are_not_public(settings: Settings) -> None:
     outsider = Client(REMOTE_ADDR="203.0.113.9")
     assert outsider.get("/metrics").status_code == 403
     settings.METRICS_TOKEN = "s3cret-token"
@@ -100,7 +107,7 @@ def test_metrics_are_not_public(settings) -> None:  # type: ignore[no-untyped-de
     assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 200
 
 
-def test_each_key_is_throttled_at_its_roles_rate(api_client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_each_key_is_throttled_at_its_roles_rate(api_client: APIClient, settings: Settings) -> None:
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"device": "3/min", "analyst": "600/min"},

@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries
 
 from fleet.registry.models import ApiKey, Vehicle, VehicleMeterMap
 from fleet.registry.services.devices import register_devices
@@ -40,7 +41,7 @@ def staff_client(staff: User) -> Client:
     return client
 
 
-def errors_of(response) -> list[str]:  # type: ignore[no-untyped-def]
+def errors_of(response: Any) -> list[str]:
     return [str(e) for e in response.context["adminform"].form.non_field_errors()]
 
 
@@ -172,7 +173,7 @@ def test_mappings_cannot_be_deleted(staff_client: Client) -> None:
     assert staff_client.get(f"/admin/fleet/vehiclemetermap/{row.pk}/delete/").status_code == 403
 
 
-def _import(client: Client, csv: str):  # type: ignore[no-untyped-def]
+def _import(client: Client, csv: str) -> Any:
     upload = SimpleUploadedFile("map.csv", csv.encode(), content_type="text/csv")
     return client.post(
         "/admin/fleet/vehiclemetermap/import/",
@@ -203,7 +204,7 @@ def test_a_csv_import_is_previewed_then_applied(staff_client: Client) -> None:
         ("VH2", "MT3", T0, None),
     ]
     logged = LogEntry.objects.filter(action_flag=ADDITION).values_list("object_id", flat=True)
-    assert sorted(logged) == sorted(
+    assert sorted(logged, key=str) == sorted(  # key=str: object_id is nullable in the model
         str(pk)
         for pk in VehicleMeterMap.objects.filter(vehicle_id="VH2").values_list("pk", flat=True)
     )
@@ -294,7 +295,7 @@ def _fleet_of(n: int) -> None:
 
 @pytest.mark.parametrize("path", ["/admin/fleet/vehicle/", "/admin/fleet/meter/"])
 def test_device_list_pages_run_a_constant_number_of_queries(
-    staff_client: Client, path: str, django_assert_max_num_queries
+    staff_client: Client, path: str, django_assert_max_num_queries: DjangoAssertNumQueries
 ) -> None:
     _fleet_of(10)
     with CaptureQueriesContext(connection) as ten:
@@ -359,7 +360,9 @@ def test_an_api_key_created_in_the_admin_is_shown_once_and_stored_hashed(
     )
     assert response.status_code == 200
     messages = [str(m) for m in response.context["messages"]]
-    key = re.search(r"The API key for gateway is: (\S+)\.", messages[0]).group(1)
+    shown = re.search(r"The API key for gateway is: (\S+)\.", messages[0])
+    assert shown is not None
+    key = shown.group(1)
     row = ApiKey.objects.get()
     assert row.role == "device"
     assert row.is_valid(key)

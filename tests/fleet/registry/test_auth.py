@@ -1,6 +1,8 @@
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.request import Request
@@ -19,22 +21,26 @@ factory = APIRequestFactory()
 @api_view(["GET"])
 @permission_classes([IsDeviceKey])
 def device_only(request: Request) -> Response:
+    assert isinstance(request.auth, ApiKey)  # IsDeviceKey let only an API key in
     return Response({"key": request.auth.name})
 
 
 @api_view(["GET"])
 @permission_classes([IsAnalystKey])
 def analyst_only(request: Request) -> Response:
+    assert isinstance(request.auth, ApiKey)  # IsAnalystKey let only an API key in
     return Response({"key": request.auth.name})
 
 
-def call(view, key: str | None = None, header: str | None = None) -> Response:
-    headers = {}
+def call(
+    view: Callable[[HttpRequest], Response], key: str | None = None, header: str | None = None
+) -> Response:
+    headers: dict[str, str] = {}
     if key is not None:
         headers["HTTP_AUTHORIZATION"] = f"Api-Key {key}"
     if header is not None:
         headers["HTTP_AUTHORIZATION"] = header
-    return view(factory.get("/x", **headers))
+    return view(factory.get("/x", None, **headers))
 
 
 def test_keys_are_stored_hashed_never_in_plain() -> None:

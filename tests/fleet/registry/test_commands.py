@@ -41,6 +41,7 @@ def test_assign_and_unassign_meter_commands() -> None:
     call_command("unassign_meter", "VH1", "--at", "2026-02-10T06:00:00+00:00", stdout=StringIO())
     assert Meter.objects.filter(pk="MT1").exists()
     row = VehicleMeterMap.objects.get()
+    assert row.valid_to is not None
     assert (row.vehicle_id, row.meter_id, row.valid_from, row.valid_to.hour) == (
         "VH1",
         "MT1",

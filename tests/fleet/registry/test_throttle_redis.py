@@ -70,5 +70,6 @@ def test_two_workers_share_one_count_per_key_in_redis(throttled_app: tuple[App, 
     # kernel may well hand sequential requests to one worker, so the figures alone would not
     # show that; without CACHE_URL this fails here).
     prefix = key.split(".", 1)[0]
-    stored = [k.decode() for k in redis.Redis.from_url(REDIS_URL).keys("*throttle*")]
+    # redis types keys() as bytes | str for any client; one without decode_responses gets bytes.
+    stored = [k.decode() for k in redis.Redis.from_url(REDIS_URL).keys("*throttle*")]  # type: ignore[union-attr]
     assert any(f"throttle:analyst:{prefix}" in k for k in stored), stored
