@@ -8,6 +8,7 @@ schema is generated.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -72,6 +73,25 @@ def _component(kind: ReadingKind) -> dict[str, Any]:
     }
 
 
+def _examples() -> dict[str, Any]:
+    # A minute ago, so "Try it out" is accepted as it stands (inside the accepted window).
+    ts = (current_limits().now - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    stamp = ts.isoformat().replace("+00:00", "Z")
+    vehicle = {
+        "vehicleId": "VH001",
+        "soc": 85.5,
+        "kwhDeliveredDc": 12.3,
+        "batteryTemp": 25.0,
+        "timestamp": stamp,
+    }
+    meter = {"meterId": "MT001", "kwhConsumedAc": 13.1, "voltage": 229.8, "timestamp": stamp}
+    return {
+        "vehicle": {"summary": "One vehicle reading", "value": vehicle},
+        "meter": {"summary": "One meter reading", "value": meter},
+        "batch": {"summary": "A batch (kinds mixed)", "value": [vehicle, meter]},
+    }
+
+
 def reading_schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """The components of the reading kinds, and the request body of POST /v1/telemetry, under
     the limits the settings give now."""
@@ -96,6 +116,8 @@ def reading_schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
         "`Content-Encoding: gzip` is accepted.",
         "content": {
             "application/json": {
+                # What Swagger UI pre-fills: valid bodies (its own guess was "[]", a 400).
+                "examples": _examples(),
                 "schema": {
                     "oneOf": [
                         _ref(READING),
@@ -107,7 +129,7 @@ def reading_schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
                             "maxItems": batch,
                         },
                     ]
-                }
+                },
             }
         },
     }

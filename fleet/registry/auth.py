@@ -45,6 +45,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         header = get_authorization_header(request).split()
         if not header:
             return None
+        if len(header) == 1 and b"." in header[0]:
+            # A bare "<prefix>.<secret>", as people paste a key into Swagger UI's Authorize
+            # dialog (an apiKey header sends exactly what was pasted): no scheme has a dot.
+            header = [KEYWORD.encode(), header[0]]
         # Scheme names are case-insensitive (RFC 9110 section 11.1): "api-key" is "Api-Key".
         scheme = header[0].decode(errors="replace")
         if scheme.casefold() != KEYWORD.casefold() or len(header) != 2:
@@ -101,5 +105,6 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Api-Key <key>` (create one with `manage.py create_api_key`).",
+            "description": "`Api-Key <key>`, or the bare key (create one with "
+            "`manage.py create_api_key`).",
         }
