@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from fleet.registry.management.commands._parsing import parse_instant
 from fleet.registry.models import ApiKey
 from fleet.registry.services.keys import create_api_key
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         bound = parser.add_mutually_exclusive_group()
         bound.add_argument("--vehicle", help="bind a device key to this vehicle")
         bound.add_argument("--meter", help="bind a device key to this meter")
+        parser.add_argument("--expires", help="ISO-8601 instant with offset; the key stops then")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -28,6 +30,7 @@ class Command(BaseCommand):
                 role=options["role"],
                 vehicle_id=options["vehicle"],
                 meter_id=options["meter"],
+                expires_at=parse_instant(options["expires"], "--expires"),
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
