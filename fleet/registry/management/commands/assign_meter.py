@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from fleet.registry.management.commands._parsing import parse_instant
+from fleet.registry.services.audit import log_command
 from fleet.registry.services.mappings import assign_meter
 
 
@@ -31,4 +32,6 @@ class Command(BaseCommand):
                 f"{row.valid_from.isoformat()} ({row}); nothing to do."
             )
             return
+        line = f"assign_meter {row.vehicle_id} {row.meter_id} --at {at.isoformat()}"
+        log_command(row, added=True, command=line)
         self.stdout.write(f"mapped {row}")
