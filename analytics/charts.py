@@ -20,7 +20,7 @@ class Bar:
 def efficiency_bars(bars: Sequence[Bar], threshold: float, width: int = 720) -> SafeString:
     """Horizontal bars of efficiency (0-1.2) per vehicle, flagged ones red, threshold dashed."""
     row, left, right = 18, 130, 50
-    height = max(1, len(bars)) * row + 30
+    height = max(1, len(bars)) * row + 50  # room for the axis values and its label
     scale = (width - left - right) / 1.2
 
     def x(value: float) -> float:
@@ -32,6 +32,20 @@ def efficiency_bars(bars: Sequence[Bar], threshold: float, width: int = 720) -> 
         "<style>text{font:11px sans-serif;fill:#333}.ok{fill:#417690}.bad{fill:#ba2121}"
         ".none{fill:#bbb}</style>",
     ]
+    plot_bottom = height - 30
+    for tick in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2):
+        # Gridlines and their values, so a bar can be read without hovering it.
+        gx = x(tick)
+        parts.append(
+            f'<line x1="{gx:.1f}" y1="4" x2="{gx:.1f}" y2="{plot_bottom}" stroke="#e5e5e5"/>'
+        )
+        parts.append(
+            f'<text x="{gx:.1f}" y="{plot_bottom + 12}" text-anchor="middle">{tick:g}</text>'
+        )
+    parts.append(
+        f'<text x="{left + (width - left - right) / 2:.1f}" y="{height - 2}" text-anchor="middle">'
+        "efficiency (DC kWh / AC kWh)</text>"
+    )
     for i, bar in enumerate(bars):
         y = 10 + i * row
         label = escape(bar.label)
@@ -47,21 +61,24 @@ def efficiency_bars(bars: Sequence[Bar], threshold: float, width: int = 720) -> 
         parts.append(f'<text x="{x(bar.value) + 4:.1f}" y="{y + 12}">{bar.value:.4f}</text>')
     tx = x(threshold)
     parts.append(
-        f'<line x1="{tx:.1f}" y1="4" x2="{tx:.1f}" y2="{height - 18}" stroke="#ba2121" '
+        f'<line x1="{tx:.1f}" y1="4" x2="{tx:.1f}" y2="{plot_bottom}" stroke="#ba2121" '
         'stroke-dasharray="4 3"/>'
     )
-    parts.append(
-        f'<text x="{tx:.1f}" y="{height - 4}" text-anchor="middle">threshold {threshold:g}</text>'
-    )
+    parts.append(f'<text x="{tx + 4:.1f}" y="12" class="bad">threshold {threshold:g}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))
+
+
+def _zone(hours: Sequence[tuple[datetime, float, float]]) -> str:
+    """The hours' time zone, for the axis label (the roll-ups' hours are UTC)."""
+    return (hours[0][0].tzname() or "UTC") if hours else "UTC"
 
 
 def hourly_energy(
     hours: Sequence[tuple[datetime, float, float]], width: int = 720, height: int = 200
 ) -> SafeString:
     """Paired columns of DC (blue) and AC (grey) kWh per hour."""
-    left, bottom, top = 40, 24, 10
+    left, bottom, top = 46, 34, 24
     n = max(1, len(hours))
     peak = max([max(dc, ac) for _, dc, ac in hours] + [0.001])
     slot = (width - left - 10) / n
@@ -74,10 +91,19 @@ def hourly_energy(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         'role="img" aria-label="DC and AC energy per hour" class="hourly-chart">',
         "<style>text{font:10px sans-serif;fill:#333}.dc{fill:#417690}.ac{fill:#bbb}</style>",
-        f'<text x="4" y="{top + 8}">{peak:.2f} kWh</text>',
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" '
         'stroke="#999"/>',
+        '<text x="4" y="10">kWh per hour</text>',
     ]
+    for share in (0.25, 0.5, 0.75, 1.0):
+        # Gridlines at quarters of the peak, labelled in kWh.
+        gy = height - bottom - share * plot
+        parts.append(
+            f'<line x1="{left}" y1="{gy:.1f}" x2="{width - 10}" y2="{gy:.1f}" stroke="#e5e5e5"/>'
+        )
+        parts.append(
+            f'<text x="{left - 4}" y="{gy + 3:.1f}" text-anchor="end">{peak * share:.2f}</text>'
+        )
     for i, (hour, dc, ac) in enumerate(hours):
         x0 = left + i * slot
         w = max(1.0, slot / 2 - 1)
@@ -91,6 +117,10 @@ def hourly_energy(
             f'class="dc"><title>{hour:%H:00} DC {dc:.3f} kWh</title></rect>'
         )
         if i % max(1, n // 8) == 0:
-            parts.append(f'<text x="{x0:.1f}" y="{height - 8}">{hour:%d %H:00}</text>')
+            parts.append(f'<text x="{x0:.1f}" y="{height - 20}">{hour:%d %H:00}</text>')
+    parts.append(
+        f'<text x="{left + (width - left - 10) / 2:.1f}" y="{height - 4}" '
+        f'text-anchor="middle">hour starting ({_zone(hours)})</text>'
+    )
     parts.append("</svg>")
     return mark_safe("".join(parts))

@@ -4,6 +4,7 @@ is added here, on top of the registry's device admin, never looked up by the reg
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
@@ -42,6 +43,11 @@ def _status(obj: Any, field: str) -> Any:
     return getattr(status, field) if status else None
 
 
+def _kwh(value: Decimal | None) -> str | None:
+    # Stored to 6 places (exact sums); an operator reads Wh: "12.300", not "12.300000".
+    return None if value is None else f"{value:.3f}"
+
+
 class StatusColumns:
     @admin.display(description="last reading", ordering="status__ts")
     def last_reading(self, obj: Any) -> Any:
@@ -74,8 +80,8 @@ class VehicleStatusAdmin(StatusColumns, VehicleAdmin):
         return _status(obj, "soc")
 
     @admin.display(description="last kWh DC")
-    def kwh_delivered_dc(self, obj: Vehicle) -> Any:
-        return _status(obj, "kwh_delivered_dc")
+    def kwh_delivered_dc(self, obj: Vehicle) -> str | None:
+        return _kwh(_status(obj, "kwh_delivered_dc"))
 
     @admin.display(description="battery °C")
     def battery_temp(self, obj: Vehicle) -> Any:
@@ -96,8 +102,8 @@ class MeterStatusAdmin(StatusColumns, MeterAdmin):
         return super().get_queryset(request).select_related("status")
 
     @admin.display(description="last kWh AC")
-    def kwh_consumed_ac(self, obj: Meter) -> Any:
-        return _status(obj, "kwh_consumed_ac")
+    def kwh_consumed_ac(self, obj: Meter) -> str | None:
+        return _kwh(_status(obj, "kwh_consumed_ac"))
 
     @admin.display(description="voltage")
     def voltage(self, obj: Meter) -> Any:
