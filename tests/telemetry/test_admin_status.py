@@ -42,3 +42,11 @@ def test_a_device_seen_two_minutes_ago_is_ticked_and_one_seen_eleven_minutes_ago
     page = client.get("/admin/fleet/vehicle/").content.decode()
     assert "reporting" in page
     assert icons(page) == {"VHFRESH": "yes", "VHSILENT": "no"}
+
+
+def test_energy_in_the_device_list_shows_three_decimal_places() -> None:
+    ingest_readings([VehicleReading("VHKWH", timezone.now(), 50.0, Decimal("12.3"), 20.0)])
+    client = Client()
+    client.force_login(User.objects.create_superuser("op", "op@example.com", "a-long-Passw0rd"))
+    page = client.get("/admin/fleet/vehicle/").content.decode()
+    assert "12.300<" in page and "12.300000" not in page
