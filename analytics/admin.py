@@ -46,8 +46,9 @@ class VehicleEnergyAdmin(VehicleStatusAdmin):
         if Vehicle.objects.filter(pk=object_id).exists():
             window = parse_hour_window(LAST_DAY, timezone.now())
             series = vehicle_series(object_id, window)
+            # The bars are UTC hours; the axis shows them in the display zone, with its name.
             extra_context["hourly_chart"] = charts.hourly_energy(
-                [(row["hour"], row["dc"], row["ac"]) for row in series]
+                [(timezone.localtime(row["hour"]), row["dc"], row["ac"]) for row in series]
             )
             extra_context["hourly_totals"] = vehicle_performance(object_id, window)
         return super().change_view(request, object_id, form_url, extra_context)
@@ -81,6 +82,8 @@ def fleet_health(request: HttpRequest) -> HttpResponse:
         "flagged_count": result.flagged,
         "threshold": threshold,
         "window": window,
+        # The window runs to the end of the current hour's bucket; what has happened is "now".
+        "now": timezone.now(),
         "chart": charts.efficiency_bars(bars, threshold),
         "page_obj": Paginator(range(result.count), HEALTH_PAGE_SIZE).get_page(page.number),
     }

@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "fleet.plumbing.timezones.DisplayTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
@@ -162,7 +163,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Storage, the API and the database session are UTC. People read the admin in
+# DISPLAY_TIME_ZONE (an IANA name such as Europe/Berlin), and every time shown names its zone.
 TIME_ZONE = "UTC"
+DISPLAY_TIME_ZONE: str = env.str("DISPLAY_TIME_ZONE", default="UTC")
+FORMAT_MODULE_PATH = ["fleet.project.formats"]
 USE_I18N = True
 USE_TZ = True
 

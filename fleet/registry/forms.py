@@ -22,7 +22,8 @@ class VehicleMeterMapForm(forms.ModelForm):
         model = VehicleMeterMap
         fields = ["vehicle", "meter", "valid_from", "valid_to"]
         help_texts = {
-            "valid_from": "UTC. From this instant the meter feeds the vehicle.",
+            "valid_from": "In the display time zone shown beside the clock (DISPLAY_TIME_ZONE, "
+            "default UTC). From this instant the meter feeds the vehicle.",
             "valid_to": "Leave empty for a current mapping: a re-map, which closes the "
             "vehicle's and the meter's current mappings at valid_from. With an end, the "
             "interval is recorded history and must not overlap any other mapping.",
