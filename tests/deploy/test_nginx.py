@@ -267,3 +267,28 @@ def test_a_spoofed_forwarded_for_does_not_reach_the_app(stack: dict[str, Any]) -
     statuses = [failed_login(port, f"user{i}", f"203.0.113.{i}") for i in range(5)]
     assert statuses == [200, 200, 200, 200, 429]
     assert failed_login(port, "someone-else", "198.51.100.1") == 429
+
+
+def post_chunked(port: int, key: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST with Transfer-Encoding: chunked and no Content-Length, 64 KB a chunk."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        headers = {"Content-Type": "application/json", "Authorization": f"Api-Key {key}"}
+        conn.request("POST", "/v1/telemetry", body=chunks, headers=headers, encode_chunked=True)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("through", ["gunicorn", "nginx"])
+def test_a_chunked_body_is_read_whole_and_one_over_the_limit_is_413(
+    stack: dict[str, Any], through: str
+) -> None:
+    port = stack["app"].port if through == "gunicorn" else stack["nginx"].port
+    minute = 120 if through == "gunicorn" else 121
+    status, answer = post_chunked(port, stack["key"], reading_body(minute, 3 * 65536))
+    assert (status, answer["accepted"]) == (200, 1)
+    status, answer = post_chunked(port, stack["key"], reading_body(minute + 10, BODY_LIMIT + 1))
+    assert (status, answer["status"]) == (413, 413)
