@@ -12,6 +12,8 @@ One run, on one machine, in this order:
 5. single-reading ingest: the same bodies to POST /v1/telemetry, 16 clients;
 6. COPY floor: the batch readings COPYed straight into the history tables, then emptied;
 7. batch ingest: the same readings, 500 a request (half vehicle, half meter);
+7b. MQTT: a mosquitto of its own and `manage.py ingest_mqtt` consumers; single-reading
+   messages over the same devices, then gateway batches of the same 500 (bench.mqtt);
 8. the fleet dataset (every device every minute for 24 h) by COPY, roll-ups by INSERT ...
    SELECT ... GROUP BY, the map vehicle i <-> meter i, VACUUM ANALYZE; then per-vehicle and fleet
    endpoint latency, and the seed's JOIN query for one vehicle;
@@ -51,6 +53,7 @@ from bench.database import (
     truncate,
     url_of,
 )
+from bench.mqtt import mqtt_phase
 from bench.phases import analytics_phase, batch_phase, single_phase
 from bench.report import TARGETS, fmt, machine, table, write_results
 from bench.server import CpuMeter, RssSampler, Server, bench_env
@@ -72,7 +75,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fleet-requests", type=int, help="fleet endpoint requests (200; quick 20)")
     p.add_argument("--analytics-clients", type=int, default=1, help="concurrent analytics requests")
     p.add_argument("--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py's)")
-    p.add_argument("--skip", default="", help="comma list of: floor,single,batch,analytics")
+    p.add_argument("--mqtt-messages", type=int, help="MQTT single messages (200000; quick 20000)")
+    p.add_argument("--mqtt-batches", type=int, help="MQTT gateway batches (1000; quick 100)")
+    p.add_argument("--mqtt-consumers", type=int, default=2, help="ingest_mqtt processes")
+    p.add_argument("--mqtt-window", type=int, default=500, help="publisher's QoS 1 in flight")
+    p.add_argument("--mqtt-paced-seconds", type=float, help="latency run at 70%% (10; quick 3)")
+    p.add_argument("--skip", default="", help="comma list of: floor,single,batch,mqtt,analytics")
     p.add_argument("--profile", action="store_true", help="py-spy the workers in each load phase")
     p.add_argument("--keep-db", action="store_true", help="keep fleet_bench after the run")
     p.add_argument("--data-dir", type=Path, default=BENCH_DIR / ".data")
@@ -89,6 +97,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.fleet_vehicles = pick(args.fleet_vehicles, 10_000, 500)
     args.perf_requests = pick(args.perf_requests, 2000, 200)
     args.fleet_requests = pick(args.fleet_requests, 200, 20)
+    args.mqtt_messages = pick(args.mqtt_messages, 200_000, 20_000)
+    args.mqtt_batches = pick(args.mqtt_batches, 1_000, 100)
+    args.mqtt_paced_seconds = pick(args.mqtt_paced_seconds, 10.0, 3.0)
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     return args
 
@@ -186,6 +197,13 @@ def _load_phases(
         floor, batch = batch_phase(args, url, server, rss, device_keys)
         results["copy_floor"], results["batch"] = floor, batch
         say(f"  batch: {results['batch']['readings_per_s']:,.0f} readings/s")
+    if "mqtt" not in args.skip:
+        # After the HTTP ingest phases (its ratios are against their batch line), with gunicorn
+        # idle; before the fleet dataset, since it empties the history tables.
+        postmaster = server.cpu.postmaster if server.cpu is not None else None
+        rss.phase = "mqtt"
+        results["mqtt"] = mqtt_phase(args, url, server.env, postmaster.pid if postmaster else None)
+        rss.phase = "idle"
     if "analytics" not in args.skip:
         results["analytics"] = analytics_phase(args, url, server, rss, analyst_keys)
 

@@ -16,6 +16,8 @@ TARGETS = {
     "performance_p99_ms": 20.0,
     "fleet_p99_ms": 250.0,
     "worker_rss_mb": 200.0,
+    "mqtt_single_vs_http_batch": 0.5,
+    "mqtt_gateway_vs_http_batch": 0.8,
 }
 HEAD = ("measurement", "result", "server CPU", "ratio / check", "target")
 Row = tuple[str, str, str, str, str]
@@ -115,6 +117,42 @@ def _batch_rows(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _mqtt_cpu(run: dict[str, Any]) -> str:
+    """Cores of the consumers + PostgreSQL (+ the broker, + the publisher)."""
+    c = run["cpu_cores"]
+    pg = f"{c['postgres']:.2f}" if "postgres" in c else "?"
+    return f"{c['consumers']:.2f} + {pg} (broker {c['broker']:.2f}, publisher {c['publisher']:.2f})"
+
+
+def _mqtt_rows(r: dict[str, Any]) -> list[Row]:
+    m = r["mqtt"]
+    if "skipped" in m:
+        return [("MQTT ingest", f"skipped: {m['skipped']}", "", "", "")]
+    http = r.get("batch", {}).get("readings_per_s")
+    rows: list[Row] = []
+    for key, label, target_key in (
+        ("single", "single-reading messages over {devices:,} devices", "mqtt_single_vs_http_batch"),
+        ("gateway", "gateway batches of {batch_size}", "mqtt_gateway_vs_http_batch"),
+    ):
+        run, target = m[key], TARGETS[target_key]
+        ratio = run["readings_per_s"] / http if http else None
+        if ratio is not None:
+            r["ratios"][target_key] = ratio
+        checks = "" if run["stored"] == run["readings"] else f"; STORED {run['stored']:,}"
+        rows.append(
+            (
+                f"MQTT {label.format(**r['options'])} ({m['consumers']} consumers, "
+                f"{run['messages']:,} messages)",
+                f"{fmt(run['readings_per_s'])} readings/s; publish-to-commit at "
+                f"{fmt(run['paced']['readings_per_s'])}/s: {_latency(run, 1)}{checks}",
+                _mqtt_cpu(run),
+                f"{ratio:.2f} x HTTP batch" if ratio is not None else "(no HTTP batch line)",
+                f">= {target:.2f} x: " + _verdict(ratio is not None and ratio >= target),
+            )
+        )
+    return rows
+
+
 def _validation_row(v: dict[str, Any]) -> Row:
     return (
         f"validation per {v['readings']:,}-reading batch (parse_readings, in-process)",
@@ -201,6 +239,8 @@ def table(results: dict[str, Any]) -> str:
         rows += _single_rows(r)
     if "batch" in r and "copy_floor" in r:
         rows += _batch_rows(r)
+    if "mqtt" in r:
+        rows += _mqtt_rows(r)
     if "validation" in r:
         rows.append(_validation_row(r["validation"]))
     if "analytics" in r:

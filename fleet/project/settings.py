@@ -252,6 +252,37 @@ TELEMETRY_MAX_BODY_BYTES: int = env.int("TELEMETRY_MAX_BODY_BYTES", default=5 * 
 TELEMETRY_MAX_FUTURE_SECONDS: int = env.int("TELEMETRY_MAX_FUTURE_SECONDS", default=300)
 TELEMETRY_MAX_INTERVAL_KWH: float = env.float("TELEMETRY_MAX_INTERVAL_KWH", default=1_000.0)
 
+# MQTT ingestion (manage.py ingest_mqtt, telemetry/mqtt/; broker: deploy/mosquitto/mosquitto.conf).
+# mqtt://host:1883, or mqtts://host:8886 checked against MQTT_CA_FILE (empty: the system's CAs).
+# user:password may sit in the URL; MQTT_USERNAME / MQTT_PASSWORD, when set, win.
+MQTT_URL: str = env.str("MQTT_URL", default="mqtt://127.0.0.1:1883")
+MQTT_CA_FILE: str = env.str("MQTT_CA_FILE", default="")
+MQTT_USERNAME: str = env.str("MQTT_USERNAME", default="")
+MQTT_PASSWORD: str = env.str("MQTT_PASSWORD", default="")
+# The broker keeps this client's session (its subscriptions and every message not yet
+# acknowledged) under this id: fixed across restarts, one per consumer process.
+# Empty: fleet-ingest-<hostname>.
+MQTT_CLIENT_ID: str = env.str("MQTT_CLIENT_ID", default="")
+# Consumers of one group split the messages between them ($share/<group>/...).
+MQTT_SHARE_GROUP: str = env.str("MQTT_SHARE_GROUP", default="fleet-ingest")
+MQTT_KEEPALIVE: int = env.int("MQTT_KEEPALIVE", default=60)
+# Seconds the broker keeps a consumer's session (and queues its messages) while it is away.
+MQTT_SESSION_EXPIRY: int = env.int("MQTT_SESSION_EXPIRY", default=86_400)
+# At most this many messages unacknowledged with a consumer; the broker holds the rest.
+MQTT_RECEIVE_MAXIMUM: int = env.int("MQTT_RECEIVE_MAXIMUM", default=2_000)
+# A batch (one transaction, then a PUBACK per message) closes at this many readings, this many
+# payload bytes, or this long after its first message.
+MQTT_BATCH_READINGS: int = env.int("MQTT_BATCH_READINGS", default=2_000)
+MQTT_BATCH_BYTES: int = env.int("MQTT_BATCH_BYTES", default=8 * 1024 * 1024)
+MQTT_BATCH_MS: int = env.int("MQTT_BATCH_MS", default=50)
+# The consumer's Prometheus metrics on 127.0.0.1 (0: off).
+MQTT_METRICS_PORT: int = env.int("MQTT_METRICS_PORT", default=9108)
+# Backoff caps: commit retries while the database is down; reconnections to the broker.
+MQTT_RETRY_MAX_SECONDS: float = env.float("MQTT_RETRY_MAX_SECONDS", default=5.0)
+MQTT_RECONNECT_MAX_SECONDS: float = env.float("MQTT_RECONNECT_MAX_SECONDS", default=10.0)
+# How much of a refused payload its fleet/v1/rejected/... message repeats.
+MQTT_REJECTED_PAYLOAD_BYTES: int = env.int("MQTT_REJECTED_PAYLOAD_BYTES", default=65_536)
+
 # The map import applies every row or none (the admin's confirm step rolls back on any error).
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 

@@ -108,18 +108,20 @@ def make_certificates(folder: Path) -> None:
 
 def _write_passwords(path: Path, users: Iterable[tuple[str, str]]) -> None:
     # mosquitto_passwd -U hashes a whole file of user:password lines in one run.
-    path.write_text("".join(f"{user}:{password}\n" for user, password in users))
-    _run(MOSQUITTO_PASSWD, "-U", str(path))
+    lines = [f"{user}:{password}\n" for user, password in users]
+    path.write_text("".join(lines))
+    if lines:  # (it refuses an empty file; mosquitto takes one: nobody may log in)
+        _run(MOSQUITTO_PASSWD, "-U", str(path))
 
 
 class Broker:
-    """mosquitto with the production configuration on four free loopback ports.
+    """mosquitto with the production configuration on five free loopback ports.
 
     devices: the usernames allowed on each device listener ({"vehicles": ["VH1"], ...}), all
-    with DEVICE_PASSWORD; the ingest listener has fleet-ingest and fleet-ops.
+    with DEVICE_PASSWORD; the two ingest listeners have fleet-ingest and fleet-ops.
     """
 
-    LISTENERS = ("ingest", "vehicles", "meters", "gateways")
+    LISTENERS = ("local", "ingest", "vehicles", "meters", "gateways")
 
     def __init__(
         self,
@@ -127,6 +129,15 @@ class Broker:
         certificates: Path | None = None,
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="fleet-mosquitto-"))
+        self.process: subprocess.Popen[bytes] | None = None
+        try:
+            self._configure(devices, certificates)
+            self.start()
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _configure(self, devices: dict[str, list[str]] | None, certificates: Path | None) -> None:
         self.data = self.dir / "data"
         self.data.mkdir()
         self.tls = self.dir / "tls"
@@ -152,6 +163,7 @@ class Broker:
                     "MQTT_CONF_DIR": str(self.dir),
                     "MQTT_DATA_DIR": str(self.data),
                     "MQTT_TLS_DIR": str(self.tls),
+                    "MQTT_LOCAL_PORT": str(self.ports["local"]),
                     "MQTT_INGEST_ADDRESS": "127.0.0.1",
                     "MQTT_INGEST_PORT": str(self.ports["ingest"]),
                     "MQTT_DEVICE_ADDRESS": "127.0.0.1",
@@ -163,8 +175,6 @@ class Broker:
         )
         self._hand_to_mosquitto_user()
         self.log = self.dir / "mosquitto.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.start()
 
     def _hand_to_mosquitto_user(self) -> None:
         """Run as root, mosquitto drops to its own user, which must read the configuration
@@ -180,7 +190,13 @@ class Broker:
 
     @property
     def ingest_url(self) -> str:
+        """The consumer's URL on the TLS ingest listener (with MQTT_CA_FILE=ca_file)."""
         return f"mqtts://{INGEST_USER}:{INGEST_PASSWORD}@127.0.0.1:{self.ports['ingest']}"
+
+    @property
+    def local_url(self) -> str:
+        """The consumer's URL on the loopback listener, without TLS."""
+        return f"mqtt://{INGEST_USER}:{INGEST_PASSWORD}@127.0.0.1:{self.ports['local']}"
 
     def start(self) -> None:
         log = self.log.open("ab")
