@@ -51,7 +51,7 @@ def _read_limited(request: HttpRequest, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _gunzip(data: bytes, limit: int) -> bytes:
+def gunzip(data: bytes, limit: int) -> bytes:
     """Every member of a gzip body (RFC 1952 allows several, as `cat a.gz b.gz` makes), never
     inflating more than limit + 1 bytes in all."""
     out: list[bytes] = []
@@ -89,7 +89,13 @@ def read_json_body(request: HttpRequest, limit: int) -> Any:
         raise ApiError(415, f"Content-Encoding {encoding!r} is not supported; use gzip or none.")
     data = _read_limited(request, limit)
     if encoding == "gzip":
-        data = _gunzip(data, limit)
+        data = gunzip(data, limit)
+    return parse_json(data)
+
+
+def parse_json(data: bytes) -> Any:
+    """The parsed JSON of a body (HTTP) or payload (MQTT), or the 400 a device engineer can act
+    on; one place for both transports' texts."""
     if not data.strip():
         raise ApiError(400, "The body is empty; send one reading object or an array of them.")
     try:

@@ -17,7 +17,7 @@ import orjson
 
 from fleet.plumbing.errors import ApiError, error_body
 from telemetry import services
-from telemetry.body import _gunzip
+from telemetry.body import gunzip, parse_json
 from telemetry.mqtt.topics import Topic
 from telemetry.readings import Limits, Reading
 
@@ -33,16 +33,8 @@ def decode(payload: bytes, limit: int) -> Any:
     size rules and error texts of the HTTP body reader (telemetry.body.read_json_body)."""
     if len(payload) > limit:
         raise ApiError(413, f"The body is {len(payload)} bytes; the limit is {limit} bytes.")
-    data = _gunzip(payload, limit) if payload[:2] == GZIP_MAGIC else payload
-    if not data.strip():
-        raise ApiError(400, "The body is empty; send one reading object or an array of them.")
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(
-            400,
-            f"The body is not valid JSON ({exc}). NaN and Infinity are not JSON numbers.",
-        ) from None
+    data = gunzip(payload, limit) if payload[:2] == GZIP_MAGIC else payload
+    return parse_json(data)
 
 
 def _invalid(field: str, problem: str) -> ApiError:
