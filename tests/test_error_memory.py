@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from tests.support.clock import real_now
-from tests.support.pgcluster import App, Cluster, app_env, create_key, prepare_database
+from tests.support.pgcluster import App, served
 
 RSS_LIMIT = 200 * 1024 * 1024
 ANSWER_LIMIT = 64 * 1024
@@ -25,18 +25,8 @@ ANSWER_LIMIT = 64 * 1024
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[App, str]]:
-    cluster = Cluster()
-    app = None
-    try:
-        env = app_env(cluster)
-        prepare_database(env)
-        key = create_key(env, "memory", "device")
-        app = App(env, workers=1)
-        yield app, key
-    finally:
-        if app is not None:
-            app.stop()
-        cluster.destroy()
+    with served("device", workers=1) as running:
+        yield running
 
 
 def post(app: App, key: str, body: bytes) -> tuple[int, bytes]:

@@ -16,7 +16,8 @@ import tempfile
 import time
 import urllib.request
 import warnings
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -180,3 +181,21 @@ class App:
         if self.process.poll() is None:
             self.process.kill()
         self.log.close()
+
+
+@contextmanager
+def served(role: str, *, workers: int = 2, **extra_env: str) -> Iterator[tuple[App, str]]:
+    """The real service under gunicorn on a throwaway database, with one API key of `role`:
+    (app, key). Everything is stopped and removed afterwards."""
+    cluster = Cluster()
+    app = None
+    try:
+        env = app_env(cluster, **extra_env)
+        prepare_database(env)
+        key = create_key(env, f"test {role}", role)
+        app = App(env, workers=workers)
+        yield app, key
+    finally:
+        if app is not None:
+            app.stop()
+        cluster.destroy()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.support.pgcluster import App, Cluster, app_env, create_key, prepare_database
+from tests.support.pgcluster import App, served
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -34,18 +34,10 @@ pytestmark = pytest.mark.skipif(
 def throttled_app() -> Iterator[tuple[App, str]]:
     store = redis.Redis.from_url(REDIS_URL)
     store.flushdb()  # database 15 is this test's own
-    cluster = Cluster()
-    app = None
     try:
-        env = app_env(cluster, CACHE_URL=REDIS_URL, THROTTLE_ANALYST_RATE="10/min")
-        prepare_database(env)
-        key = create_key(env, "throttled", "analyst")
-        app = App(env, workers=2)
-        yield app, key
+        with served("analyst", CACHE_URL=REDIS_URL, THROTTLE_ANALYST_RATE="10/min") as running:
+            yield running
     finally:
-        if app is not None:
-            app.stop()
-        cluster.destroy()
         store.flushdb()
 
 
