@@ -4,7 +4,7 @@ an operator logs in, re-maps a vehicle, sees it in the history, finds the flagge
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,21 +41,34 @@ CHROMIUM_ARGS = [
 ]
 
 
+def remap_at() -> datetime:
+    """When the browser re-maps VH001 to MT002: six whole hours ago, inside the last day the
+    vehicle page and the fleet page show, so the chart shows the re-map."""
+    return timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
+
+
 @pytest.fixture
 def fleet_data() -> None:
+    """A realistic day: readings every 10 minutes for 24 hours from four vehicles and their
+    meters (and MT002, unmapped until the browser maps it), one vehicle leaking (0.61)."""
     User.objects.create_superuser("operator", "op@example.com", "a-long-Passw0rd")
-    assign_meter(vehicle_id="VH001", meter_id="MT001", at=T0)
-    assign_meter(vehicle_id="VH_LEAKY", meter_id="MT_LEAKY", at=T0)
+    efficiencies = {"VH001": "0.93", "VH002": "0.91", "VH003": "0.87", "VH_LEAKY": "0.61"}
+    meters = {"VH001": "MT001", "VH002": "MT_2", "VH003": "MT_3", "VH_LEAKY": "MT_LEAKY"}
+    for vehicle, meter in meters.items():
+        assign_meter(vehicle_id=vehicle, meter_id=meter, at=T0)
     register_devices(meter_ids=["MT002"])
-    hour_ago = timezone.now() - timedelta(hours=1)
-    ingest_readings(
-        [
-            VehicleReading("VH001", hour_ago, 80.0, Decimal("9.3"), 24.0),
-            MeterReading("MT001", hour_ago, Decimal("10"), 230.0),
-            VehicleReading("VH_LEAKY", hour_ago, 60.0, Decimal("6.1"), 31.0),
-            MeterReading("MT_LEAKY", hour_ago, Decimal("10"), 229.0),
-        ]
-    )
+    start = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=24)
+    readings: list[VehicleReading | MeterReading] = []
+    for step in range(144):
+        ts = start + timedelta(minutes=10 * step)
+        # Charging harder in the evening: the chart has a shape.
+        ac = Decimal("1.2") + Decimal(step % 36) / Decimal(40)
+        for vehicle, meter in meters.items():
+            dc = (ac * Decimal(efficiencies[vehicle])).quantize(Decimal("0.001"))
+            readings.append(VehicleReading(vehicle, ts, 40.0 + step / 4, dc, 24.0 + step % 7))
+            readings.append(MeterReading(meter, ts, ac, 230.0))
+        readings.append(MeterReading("MT002", ts, ac, 231.0))
+    ingest_readings(readings)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -81,14 +94,14 @@ def test_operator_remaps_a_vehicle_and_finds_the_flagged_one(
         page.click("input[type=submit]")
         expect(page.locator("#fleet-health-link")).to_be_visible()
 
-        # Re-map VH001 from MT001 to MT002 at 2026-02-11 06:00 UTC, through the select2 widgets.
+        # Re-map VH001 from MT001 to MT002 six hours ago, through the select2 widgets.
         page.goto(f"{live_server.url}/admin/fleet/vehiclemetermap/add/")
         for field, value in (("vehicle", "VH001"), ("meter", "MT002")):
             page.click(f"#id_{field} + .select2 .select2-selection")
             page.fill(".select2-search__field", value)
             page.click(f".select2-results__option:text-is('{value}')")
-        page.fill("#id_valid_from_0", "2026-02-11")
-        page.fill("#id_valid_from_1", "06:00:00")
+        page.fill("#id_valid_from_0", f"{remap_at():%Y-%m-%d}")
+        page.fill("#id_valid_from_1", f"{remap_at():%H:%M:%S}")
         page.screenshot(path=str(shots / "map-add.png"), full_page=True)
         page.click("input[name=_save]")
         expect(page.locator(".messagelist .success")).to_contain_text("was added successfully")
