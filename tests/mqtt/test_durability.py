@@ -137,7 +137,14 @@ def test_while_postgresql_is_down_the_consumer_holds_one_batch_and_the_broker_ke
         harness.wait_until(
             lambda: consumer.metric("fleet_mqtt_store_retries_total") >= 3, 30, "3 retries"
         )
-        assert consumer.metric("fleet_mqtt_messages_received_total", 'kind="vehicles"') == 100
+        # One batch at most: it closed at 100 messages or 50 ms after its first, whichever came
+        # first (on a loaded machine the timer can win, e.g. at 77), and nothing is read past it.
+        held = consumer.metric("fleet_mqtt_messages_received_total", 'kind="vehicles"')
+        assert 1 <= held <= 100
+        harness.wait_until(
+            lambda: consumer.metric("fleet_mqtt_store_retries_total") >= 5, 30, "5 retries"
+        )
+        assert consumer.metric("fleet_mqtt_messages_received_total", 'kind="vehicles"') == held
         assert consumer.metric("fleet_mqtt_database_up") == 0
     finally:
         cluster.start()
