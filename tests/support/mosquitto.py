@@ -40,6 +40,21 @@ def missing() -> str | None:
     return None
 
 
+class PortTaken(RuntimeError):
+    """mosquitto could not bind a port it was given."""
+
+
+def _distinct_free_ports(names: Iterable[str]) -> dict[str, int]:
+    """A free loopback port per name, no two alike (free_port may hand out one port twice)."""
+    ports: dict[str, int] = {}
+    for name in names:
+        port = free_port()
+        while port in ports.values():
+            port = free_port()
+        ports[name] = port
+    return ports
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -132,7 +147,19 @@ class Broker:
         self.process: subprocess.Popen[bytes] | None = None
         try:
             self._configure(devices, certificates)
-            self.start()
+            for attempt in range(5):
+                try:
+                    self.start()
+                    break
+                except PortTaken:
+                    # Another process took one of the ports between free_port() and mosquitto
+                    # binding it: take new ones. (Only here: a restart keeps its ports, which
+                    # the clients of the session know.)
+                    if attempt == 4:
+                        raise
+                    self.ports = _distinct_free_ports(self.LISTENERS)
+                    self._write_config()
+                    self.log.write_bytes(b"")  # the next attempt's log only
         except BaseException:
             self.destroy()
             raise
@@ -146,7 +173,7 @@ class Broker:
         else:
             make_certificates(self.tls)
         self.ca_file = str(self.tls / "ca.crt")
-        self.ports = {name: free_port() for name in self.LISTENERS}
+        self.ports = _distinct_free_ports(self.LISTENERS)
         for acl in DEPLOY.glob("*.acl"):
             shutil.copy(acl, self.dir / acl.name)
         _write_passwords(
@@ -156,6 +183,10 @@ class Broker:
             names = (devices or {}).get(kind, [])
             _write_passwords(self.dir / f"{kind}.passwd", [(n, DEVICE_PASSWORD) for n in names])
         self.conf = self.dir / "mosquitto.conf"
+        self.log = self.dir / "mosquitto.log"
+        self._write_config()
+
+    def _write_config(self) -> None:
         self.conf.write_text(
             substitute(
                 (DEPLOY / "mosquitto.conf").read_text(),
@@ -174,7 +205,6 @@ class Broker:
             )
         )
         self._hand_to_mosquitto_user()
-        self.log = self.dir / "mosquitto.log"
 
     def _hand_to_mosquitto_user(self) -> None:
         """Run as root, mosquitto drops to its own user, which must read the configuration
@@ -205,7 +235,10 @@ class Broker:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited:\n{self.log_tail()}")
+                tail = self.log_tail()
+                if "Address already in use" in tail:
+                    raise PortTaken(tail)
+                raise RuntimeError(f"mosquitto exited:\n{tail}")
             if all(_listening(port) for port in self.ports.values()):
                 return
             time.sleep(0.05)
