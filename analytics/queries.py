@@ -16,6 +16,7 @@ from typing import Any
 from django.db import connection
 from psycopg import sql
 
+from fleet.plumbing import citus
 from fleet.plumbing.sql import identifier
 from fleet.registry.models import Vehicle, VehicleMeterMap
 from telemetry.models import MeterHourly, MeterTelemetry, VehicleHourly, VehicleTelemetry
@@ -81,13 +82,17 @@ _SPANS = """
 """
 
 
-def _ac_hours(spans: str) -> str:
+def _ac_hours(spans: str, *, pin_meter: bool = False) -> str:
     """AC per vehicle and hour over the given spans, exact at map boundaries.
 
     Hours wholly inside a span come from meter_hourly; a span that starts or ends mid-hour (a
     re-map at 10:17) reads only those partial hours from raw history, and only for such spans,
-    so raw history is touched for minutes, not the window.
+    so raw history is touched for minutes, not the window. pin_meter adds `meter_id = %(m)s`
+    to every history and roll-up read, for spans of that one meter: on Citus the constant is
+    what lets the statement go to the meter's one shard.
     """
+    pin_h = "AND h.meter_id = %(m)s" if pin_meter else ""
+    pin_t = "AND t.meter_id = %(m)s" if pin_meter else ""
     return f"""
     bounded AS (
         SELECT *,
@@ -98,15 +103,16 @@ def _ac_hours(spans: str) -> str:
     ac_hours AS (
         SELECT b.vehicle_id, h.hour, h.kwh_ac AS kwh, h.readings
         FROM bounded b JOIN {{mh}} h ON h.meter_id = b.meter_id AND h.hour >= b.hs AND h.hour < b.he
+            {pin_h}
         UNION ALL
         SELECT b.vehicle_id, date_trunc('hour', t.ts), t.kwh_consumed_ac, 1
         FROM bounded b JOIN {{mt}} t ON t.meter_id = b.meter_id
-            AND t.ts >= b.s AND t.ts < least(b.hs, b.e)
+            AND t.ts >= b.s AND t.ts < least(b.hs, b.e) {pin_t}
         WHERE b.s < b.hs AND t.ts >= %(s)s AND t.ts < %(e)s
         UNION ALL
         SELECT b.vehicle_id, date_trunc('hour', t.ts), t.kwh_consumed_ac, 1
         FROM bounded b JOIN {{mt}} t ON t.meter_id = b.meter_id
-            AND t.ts >= greatest(b.he, b.hs) AND t.ts < b.e
+            AND t.ts >= greatest(b.he, b.hs) AND t.ts < b.e {pin_t}
         WHERE b.he < b.e AND t.ts >= %(s)s AND t.ts < %(e)s
     )
 """
@@ -172,10 +178,17 @@ def _vehicle_params(vehicle_id: str, start: datetime, end: datetime) -> dict[str
     }
 
 
+def _routed() -> bool:
+    return citus.layout(VehicleTelemetry._meta.db_table) == "distributed"
+
+
 def vehicle_totals(vehicle_id: str, start: datetime, end: datetime) -> VehicleTotals:
     """DC and AC of one vehicle over [start, end), exact to the reading: DC from its own
     readings, AC from each meter's readings while it was mapped to the vehicle, and (one round
-    trip) whether the vehicle is known and which meters fed it."""
+    trip) whether the vehicle is known and which meters fed it. On a distributed database,
+    the shard-routed form (routed_vehicle_totals) instead."""
+    if _routed():
+        return routed_vehicle_totals(vehicle_id, start, end)
     [(known, dc_kwh, dc_count, dc_temp, ac_kwh, ac_count, meters)] = _run(
         _VEHICLE_PERFORMANCE,
         _vehicle_params(vehicle_id, start, end),
@@ -331,6 +344,175 @@ def vehicle_hourly_series(
     vehicle_id: str, start: datetime, end: datetime
 ) -> list[tuple[datetime, Decimal, Decimal, int, int]]:
     """(hour, dc, ac, vehicle readings, meter readings) for every hour of [start, end)."""
+    if _routed():
+        return routed_vehicle_hourly_series(vehicle_id, start, end)
     return _run(
         _SERIES, {"v": vehicle_id, "s": start, "e": end}, span_filter="AND m.vehicle_id = %(v)s"
     )
+
+
+# --- per-vehicle reads, shard-routed form ---------------------------------------------------
+# On Citus the statements above span every shard: the map CTE hands the meter ids on as an
+# intermediate result, so the meter side cannot be pruned (EXPLAIN ANALYZE 108.8 ms against
+# 0.51 ms routed). Here the map is read first (a reference table, so local on the coordinator),
+# then every statement names its one device as a constant: one router query for the vehicle's
+# DC and one per meter it had in the window, each planned for and sent to one shard. A meter's
+# spans go in as literal bounds; the AC rules are the same _ac_hours as above.
+
+
+@dataclass(frozen=True)
+class Span:
+    meter_id: str
+    valid_from: datetime
+    start: datetime  # the map row's interval clipped to the window
+    end: datetime
+
+
+_VEHICLE_SPANS = (
+    "WITH"
+    + _SPANS
+    + """
+    SELECT k.known, spans.meter_id, spans.valid_from, spans.s, spans.e
+    FROM (SELECT EXISTS (SELECT 1 FROM {vehicle} WHERE id = %(v)s) AS known) k
+    LEFT JOIN spans ON true
+    ORDER BY spans.valid_from
+"""
+)
+
+_VEHICLE_DC = (
+    "WITH"
+    + _VEHICLE_DC_PARTS
+    + """
+    SELECT coalesce(sum(kwh), 0), coalesce(sum(readings), 0), sum(temp) / sum(readings)
+    FROM dc_parts
+"""
+)
+
+# One meter's spans (while it fed this vehicle), as literal arrays of bounds.
+_PINNED_SPANS = """
+    spans AS (
+        SELECT %(v)s::text AS vehicle_id, %(m)s::text AS meter_id, s, e
+        FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS u(s, e)
+    )
+"""
+
+_METER_AC = (
+    "WITH"
+    + _PINNED_SPANS
+    + ","
+    + _ac_hours("spans", pin_meter=True)
+    + "SELECT coalesce(sum(kwh), 0), coalesce(sum(readings), 0) FROM ac_hours"
+)
+
+_METER_AC_HOURS = (
+    "WITH"
+    + _PINNED_SPANS
+    + ","
+    + _ac_hours("spans", pin_meter=True)
+    + "SELECT hour, sum(kwh), sum(readings) FROM ac_hours GROUP BY hour"
+)
+
+_VEHICLE_DC_HOURS = """
+    SELECT hour, kwh_dc, readings FROM {vh}
+    WHERE vehicle_id = %(v)s AND hour >= %(s)s AND hour < %(e)s
+"""
+
+
+def vehicle_spans(vehicle_id: str, start: datetime, end: datetime) -> tuple[bool, list[Span]]:
+    """Whether the vehicle is known, and its map rows during [start, end), clipped to it."""
+    rows = _run(
+        _VEHICLE_SPANS,
+        {"v": vehicle_id, "s": start, "e": end},
+        span_filter="AND m.vehicle_id = %(v)s",
+    )
+    known = bool(rows[0][0])
+    return known, [Span(*row[1:]) for row in rows if row[1] is not None]
+
+
+def _by_meter(spans: list[Span]) -> dict[str, list[Span]]:
+    """Spans grouped by meter, meters in order of first mapping (dicts keep insertion order)."""
+    grouped: dict[str, list[Span]] = {}
+    for span in spans:
+        grouped.setdefault(span.meter_id, []).append(span)
+    return grouped
+
+
+def _meter_params(
+    vehicle_id: str, meter_id: str, spans: list[Span], start: datetime, end: datetime
+) -> dict[str, Any]:
+    return {
+        "v": vehicle_id,
+        "m": meter_id,
+        "s": start,
+        "e": end,
+        "starts": [span.start for span in spans],
+        "ends": [span.end for span in spans],
+    }
+
+
+def vehicle_dc_totals(vehicle_id: str, start: datetime, end: datetime) -> DcTotals:
+    """The vehicle's DC over [start, end): a query of its one shard."""
+    [(kwh, count, temp)] = _run(_VEHICLE_DC, _vehicle_params(vehicle_id, start, end))
+    return DcTotals(kwh, int(count), temp)
+
+
+def meter_ac_totals(
+    vehicle_id: str, meter_id: str, spans: list[Span], start: datetime, end: datetime
+) -> AcTotals:
+    """One meter's AC over its spans for the vehicle: a query of the meter's one shard."""
+    [(kwh, count)] = _run(_METER_AC, _meter_params(vehicle_id, meter_id, spans, start, end))
+    return AcTotals(kwh, int(count))
+
+
+def routed_vehicle_totals(vehicle_id: str, start: datetime, end: datetime) -> VehicleTotals:
+    """vehicle_totals as single-shard statements: the map, the DC, then each meter's AC."""
+    known, spans = vehicle_spans(vehicle_id, start, end)
+    dc = vehicle_dc_totals(vehicle_id, start, end)
+    kwh, count = Decimal(0), 0
+    meters = _by_meter(spans)
+    for meter_id, its_spans in meters.items():
+        ac = meter_ac_totals(vehicle_id, meter_id, its_spans, start, end)
+        kwh += ac.kwh
+        count += ac.readings
+    return VehicleTotals(known, dc, AcTotals(kwh, count), list(meters))
+
+
+def routed_vehicle_hourly_series(
+    vehicle_id: str, start: datetime, end: datetime
+) -> list[tuple[datetime, Decimal, Decimal, int, int]]:
+    """vehicle_hourly_series as single-shard statements, merged into the window's hours."""
+    _, spans = vehicle_spans(vehicle_id, start, end)
+    params = {"v": vehicle_id, "s": start, "e": end}
+    dc = {hour: (kwh, int(n)) for hour, kwh, n in _run(_VEHICLE_DC_HOURS, params)}
+    ac: dict[datetime, tuple[Decimal, int]] = {}
+    for meter_id, its_spans in _by_meter(spans).items():
+        meter_params = _meter_params(vehicle_id, meter_id, its_spans, start, end)
+        for hour, kwh, n in _run(_METER_AC_HOURS, meter_params):
+            held_kwh, held_n = ac.get(hour, (Decimal(0), 0))
+            ac[hour] = (held_kwh + kwh, held_n + int(n))
+    series = []
+    hour = start
+    while hour + HOUR <= end:  # the hours generate_series(s, e - 1 hour) gives above
+        dc_kwh, dc_n = dc.get(hour, (Decimal(0), 0))
+        ac_kwh, ac_n = ac.get(hour, (Decimal(0), 0))
+        series.append((hour, dc_kwh, ac_kwh, dc_n, ac_n))
+        hour += HOUR
+    return series
+
+
+def explain_routed_vehicle_totals(
+    vehicle_id: str, start: datetime, end: datetime
+) -> dict[str, dict]:
+    """EXPLAIN (FORMAT JSON) of each statement of routed_vehicle_totals, by what it reads:
+    "dc" and "ac <meter>" (the map read is local and not listed)."""
+
+    def plan_of(statement: str, params: dict[str, Any]) -> dict:
+        [(plan,)] = _run(statement, params, explain=True)
+        return plan[0] if isinstance(plan, list) else plan
+
+    _, spans = vehicle_spans(vehicle_id, start, end)
+    plans = {"dc": plan_of(_VEHICLE_DC, _vehicle_params(vehicle_id, start, end))}
+    for meter_id, its_spans in _by_meter(spans).items():
+        params = _meter_params(vehicle_id, meter_id, its_spans, start, end)
+        plans[f"ac {meter_id}"] = plan_of(_METER_AC, params)
+    return plans

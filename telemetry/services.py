@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from operator import attrgetter
 from typing import Any, TypeVar
 
@@ -13,9 +14,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from fleet.plumbing import citus
 from fleet.plumbing.errors import ApiError
-from fleet.registry.models import ApiKey
+from fleet.registry.models import ApiKey, Meter, Vehicle
 from telemetry import metrics, queries
+from telemetry.models import VehicleTelemetry
 from telemetry.readings import (
     Errors,
     Limits,
@@ -87,7 +90,9 @@ def ingest_readings(readings: list[Reading]) -> IngestResult:
     ON CONFLICT DO NOTHING, the time-guarded hot UPSERT and the hourly roll-ups, each one
     sub-statement per kind, in a fixed order and each in key order, so concurrent batches
     cannot deadlock. One statement is one transaction; inside a caller's transaction it runs
-    under a savepoint, as a nested atomic block always did.
+    under a savepoint, as a nested atomic block always did. When the tables are distributed
+    (Citus), the shard-routed form runs instead: one multi-row statement per table in one
+    transaction (_store_routed).
     """
     posted_vehicles: list[VehicleReading] = [r for r in readings if isinstance(r, VehicleReading)]
     posted_meters: list[MeterReading] = [r for r in readings if isinstance(r, MeterReading)]
@@ -101,8 +106,14 @@ def ingest_readings(readings: list[Reading]) -> IngestResult:
     )
     vehicle_columns = queries.VehicleColumns.of(vehicles)
     meter_columns = queries.MeterColumns.of(meters)
-    with transaction.atomic() if connection.in_atomic_block else nullcontext():
-        vehicle_accepted, meter_accepted = queries.store_readings(vehicle_columns, meter_columns)
+    if citus.layout(VehicleTelemetry._meta.db_table) == "distributed":
+        with transaction.atomic():
+            vehicle_accepted, meter_accepted = _store_routed(vehicle_columns, meter_columns)
+    else:
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            vehicle_accepted, meter_accepted = queries.store_readings(
+                vehicle_columns, meter_columns
+            )
     accepted = vehicle_accepted + meter_accepted
     return IngestResult(
         accepted=accepted,
@@ -112,6 +123,71 @@ def ingest_readings(readings: list[Reading]) -> IngestResult:
         vehicle_readings=len(posted_vehicles),
         meter_readings=len(posted_meters),
     )
+
+
+def _hour(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _newest_per_device(stored: queries.ShardRows) -> queries.ShardRows:
+    """Each device's newest stored row (rows are (device_id, ts, ...)), in device order."""
+    newest: dict[str, tuple[Any, ...]] = {}
+    for row in stored:
+        held = newest.get(row[0])
+        if held is None or held[1] < row[1]:
+            newest[row[0]] = row
+    return [newest[device] for device in sorted(newest)]
+
+
+def _vehicle_hours(stored: queries.ShardRows) -> queries.ShardRows:
+    """(vehicle_id, hour, kwh, temperature sum, readings) of the stored rows, in key order."""
+    sums: dict[tuple[str, datetime], list[Any]] = {}
+    for vehicle_id, ts, _soc, kwh, temp in stored:
+        acc = sums.setdefault((vehicle_id, _hour(ts)), [Decimal(0), 0.0, 0])
+        acc[0] += kwh
+        acc[1] += temp
+        acc[2] += 1
+    return [(*key, *sums[key]) for key in sorted(sums)]
+
+
+def _meter_hours(stored: queries.ShardRows) -> queries.ShardRows:
+    """(meter_id, hour, kwh, readings) of the stored rows, in key order."""
+    sums: dict[tuple[str, datetime], list[Any]] = {}
+    for meter_id, ts, kwh, _voltage in stored:
+        acc = sums.setdefault((meter_id, _hour(ts)), [Decimal(0), 0])
+        acc[0] += kwh
+        acc[1] += 1
+    return [(*key, *sums[key]) for key in sorted(sums)]
+
+
+def _store_routed(
+    vehicles: queries.VehicleColumns | None, meters: queries.MeterColumns | None
+) -> tuple[int, int]:
+    """The shard-routed form of queries.store_readings (see the note above its statements),
+    inside the caller's transaction: the same rows stored, counted and rolled up."""
+    vehicle_ids = sorted(set(vehicles.vehicle_ids)) if vehicles else []
+    meter_ids = sorted(set(meters.meter_ids)) if meters else []
+    known_vehicles, known_meters = queries.begin_routed_batch(vehicle_ids, meter_ids)
+    new_vehicles = [v for v in vehicle_ids if v not in known_vehicles]
+    new_meters = [m for m in meter_ids if m not in known_meters]
+    if new_vehicles:
+        queries.register_devices(Vehicle, new_vehicles)
+    if new_meters:
+        queries.register_devices(Meter, new_meters)
+    vehicle_accepted = meter_accepted = 0
+    if vehicles is not None:
+        stored = queries.insert_vehicle_history(vehicles)
+        if stored:
+            queries.upsert_vehicle_status(_newest_per_device(stored))
+            queries.add_vehicle_hourly(_vehicle_hours(stored))
+        vehicle_accepted = len(stored)
+    if meters is not None:
+        stored = queries.insert_meter_history(meters)
+        if stored:
+            queries.upsert_meter_status(_newest_per_device(stored))
+            queries.add_meter_hourly(_meter_hours(stored))
+        meter_accepted = len(stored)
+    return vehicle_accepted, meter_accepted
 
 
 def _count_rejected(items: list[Any]) -> None:

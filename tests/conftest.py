@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import pytest_django
 import time_machine
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
@@ -58,3 +59,49 @@ def _plain_static_storage(settings: Settings) -> None:
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+# --- the two statement forms, and the Citus session ----------------------------------------------
+# Ingestion and the per-vehicle reads have a one-statement form (plain PostgreSQL) and a
+# shard-routed one (Citus). Tests that use `each_layout` run once with each form, on whatever
+# database the session uses, so neither form can rot where no cluster is at hand.
+#
+# `make test` then runs the tests marked `citus` a second time, in their own session
+# (FLEET_TEST_CITUS=1) against the coordinator in CITUS_URL, with the tables distributed; that
+# database is emptied by the run, so give it a throwaway one. Without CITUS_URL every test of that
+# session is reported as skipped, with the reason.
+CITUS_SESSION = os.environ.get("FLEET_TEST_CITUS") == "1"
+CITUS_SHARDS = 4
+
+
+@pytest.fixture(params=["single", "distributed"])
+def each_layout(request: pytest.FixtureRequest, settings: Settings) -> str:
+    settings.DB_LAYOUT = request.param
+    return str(request.param)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if CITUS_SESSION and not os.environ.get("CITUS_URL"):
+        skip = pytest.mark.skip(
+            reason="CITUS_URL is not set: these tests ran on plain PostgreSQL only. Point it at "
+            "a throwaway database on a Citus coordinator to run them on the cluster."
+        )
+        for item in items:
+            item.add_marker(skip)
+
+
+if CITUS_SESSION and os.environ.get("CITUS_URL"):
+
+    @pytest.fixture(scope="session")
+    def django_db_setup(django_db_blocker: pytest_django.DjangoDbBlocker) -> None:
+        """The CITUS_URL database itself (a new database would need Citus set up on every
+        node), migrated, laid out by distribute_tables and emptied."""
+        from django.core.management import call_command
+
+        from fleet.plumbing import citus
+
+        with django_db_blocker.unblock():
+            call_command("migrate", verbosity=0)
+            call_command("distribute_tables", shard_count=CITUS_SHARDS, verbosity=0)
+            call_command("flush", interactive=False, verbosity=0)
+            citus.forget_layout()

@@ -56,3 +56,17 @@ def fetch_one_prepared(
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(query, params, prepare=True)
         return cursor.fetchone()
+
+
+def fetch_all_bound(query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run a statement with its values bound on the server and return its rows.
+
+    For statements whose text changes with the batch (multi-row VALUES): not prepared, since a
+    plan per batch size would fill the server's cache, but bound on the server, which for a few
+    thousand values is cheaper than Django's client-side quoting into the text.
+    """
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchall() if cursor.description else []

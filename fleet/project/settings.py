@@ -33,6 +33,13 @@ _database = embedded_database(DATA_DIR) if _configured is None else _configured
 # it. The ingest statement runs as a server-side prepared statement
 # (fleet.plumbing.db.fetch_one_prepared).
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+# Which statement forms the hot paths use: `auto` picks the shard-routed ones when the history
+# tables are distributed (Citus), `single` and `distributed` force one (fleet.plumbing.citus).
+DB_LAYOUT: str = env.str("DB_LAYOUT", default="auto")
+if DB_LAYOUT not in ("auto", "single", "distributed"):
+    raise environ.ImproperlyConfigured(
+        f"DB_LAYOUT is {DB_LAYOUT!r}; use auto (the default), single or distributed."
+    )
 _database.update(
     {
         "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60),

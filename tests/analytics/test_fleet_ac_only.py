@@ -16,7 +16,7 @@ from fleet.registry.services.mappings import assign_meter
 from tests.analytics.conftest import ac, dc
 from tests.factories import T0, iso
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.citus, pytest.mark.usefixtures("each_layout")]
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
 

@@ -13,7 +13,7 @@ from fleet.registry.services.mappings import add_mapping, assign_meter, unassign
 from tests.analytics.conftest import Store, ac, dc
 from tests.factories import T0, at, iso, make_key, meter, post, vehicle
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.citus, pytest.mark.usefixtures("each_layout")]
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
 

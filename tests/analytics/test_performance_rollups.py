@@ -16,7 +16,7 @@ from telemetry.readings import MeterReading, VehicleReading
 from tests.analytics.conftest import Store, ac, dc
 from tests.factories import T0
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.citus, pytest.mark.usefixtures("each_layout")]
 M = timedelta(minutes=1)
 
 

@@ -14,6 +14,8 @@ from tests.factories import at, make_key, meter, post, vehicle
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.citus
+@pytest.mark.usefixtures("each_layout")
 def test_overlapping_batches_from_two_threads_end_with_exact_counts() -> None:
     _, key = make_key(ApiKey.Role.DEVICE)
     devices = [f"VH{i:02d}" for i in range(40)]

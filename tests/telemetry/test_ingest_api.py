@@ -23,7 +23,7 @@ from telemetry.models import (
 )
 from tests.factories import at, iso, make_key, meter, post, vehicle
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.citus, pytest.mark.usefixtures("each_layout")]
 
 
 @pytest.fixture

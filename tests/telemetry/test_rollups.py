@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from fleet.registry.models import ApiKey
 from tests.factories import at, make_key, meter, post, vehicle
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.citus, pytest.mark.usefixtures("each_layout")]
 
 
 def raw_vs_rollup(sql_raw: str, sql_rollup: str) -> tuple[list, list]:
