@@ -37,7 +37,7 @@ from typing import Any
 
 import psycopg
 
-from bench import validation
+from bench import citus, validation
 from bench.common import BENCH_DIR, say
 from bench.database import (
     BENCH_DB,
@@ -85,7 +85,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep-db", action="store_true", help="keep fleet_bench after the run")
     p.add_argument("--data-dir", type=Path, default=BENCH_DIR / ".data")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results.json")
+    citus.add_arguments(p)
     args = p.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     quick = args.quick
 
     def pick(value: Any, full: Any, small: Any) -> Any:
@@ -106,6 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.citus:
+        return citus.run(args)
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -143,13 +143,12 @@ def _rollups_equal_raw_and_size(url: str) -> tuple[Any, Any]:
     """(roll-ups equal the raw rows, bytes of the history tables and their partitions)."""
     # The roll-ups must equal the raw rows: the fleet view reads them instead of history.
     with connect(url) as conn:
+        # One aggregate per table (Citus cannot compare the row values of two subqueries).
         consistent = row(
-            conn,
-            "SELECT (SELECT (sum(kwh_delivered_dc), count(*)) FROM vehicle_telemetry) "
-            "= (SELECT (sum(kwh_dc), sum(readings)::bigint) FROM vehicle_hourly) "
-            "AND (SELECT (sum(kwh_consumed_ac), count(*)) FROM meter_telemetry) "
-            "= (SELECT (sum(kwh_ac), sum(readings)::bigint) FROM meter_hourly)",
-        )[0]
+            conn, "SELECT sum(kwh_delivered_dc), count(*) FROM vehicle_telemetry"
+        ) == row(conn, "SELECT sum(kwh_dc), sum(readings)::bigint FROM vehicle_hourly") and row(
+            conn, "SELECT sum(kwh_consumed_ac), count(*) FROM meter_telemetry"
+        ) == row(conn, "SELECT sum(kwh_ac), sum(readings)::bigint FROM meter_hourly")
         size = row(
             conn,
             "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "

@@ -58,15 +58,21 @@ def fetch_one_prepared(
         return cursor.fetchone()
 
 
-def fetch_all_bound(query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run a statement with its values bound on the server and return its rows.
+def fetch_all_bound(
+    query: str, params: Sequence[Any], *, prepare: bool = False
+) -> list[tuple[Any, ...]]:
+    """Run a statement written with $1, $2, ... placeholders, its values bound on the server,
+    and return its rows.
 
-    For statements whose text changes with the batch (multi-row VALUES): not prepared, since a
-    plan per batch size would fill the server's cache, but bound on the server, which for a few
-    thousand values is cheaper than Django's client-side quoting into the text.
+    For statements whose text changes with the batch (multi-row VALUES): prepared only when the
+    caller says the text is one of few (a plan per batch size would fill the server's cache,
+    and DB_PREPARED_STATEMENTS=false turns it off), but always bound on the server, which for a few
+    thousand values is cheaper than Django's client-side quoting into the text; and sent as
+    written (a RawCursor), since finding psycopg's `%s` markers in such a text took longer than
+    dumping the values.
     """
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(query, params)
+    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+        cursor.execute(query, params, prepare=prepare and settings.DB_PREPARED_STATEMENTS)
         return cursor.fetchall() if cursor.description else []

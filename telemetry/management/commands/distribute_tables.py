@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--shard-count",
             type=_positive,
-            help="shards of the colocation group (default: the cluster's citus.shard_count)",
+            help="shards of the colocation group (default: 4 for each active worker)",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="print what would change; change nothing"
