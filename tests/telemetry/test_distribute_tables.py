@@ -1,4 +1,4 @@
-"""distribute_tables: refuses on plain PostgreSQL, describes its plan, and is idempotent on Citus."""
+"""distribute_tables: refuses on plain PostgreSQL, prints its plan, is idempotent on Citus."""
 
 from __future__ import annotations
 
