@@ -6,13 +6,19 @@ columns, analytics the energy chart): the registry knows nothing of either.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import quote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.safestring import SafeString
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
 from rest_framework_api_key.admin import APIKeyModelAdmin
@@ -222,6 +228,19 @@ class VehicleMeterMapAdmin(ImportExportModelAdmin):
         return super().process_result(result, request)
 
 
+def _by_prefix(key: ApiKey) -> ApiKey:
+    """An unsaved copy of the key whose pk is its prefix, for what the admin builds from a pk
+    (links, redirects, log entries) after the key itself was saved."""
+    named = copy.copy(key)
+    named.pk = key.prefix
+    return named
+
+
+class _ApiKeyChangeList(ChangeList):
+    def url_for_result(self, result: Any) -> str:
+        return reverse("admin:fleet_apikey_change", args=(quote(result.prefix),))
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(APIKeyModelAdmin):
     """Create (the key is shown once, in a message), revoke, role, bound device, last used.
@@ -266,6 +285,62 @@ class ApiKeyAdmin(APIKeyModelAdmin):
         "last_used_at",
     )
     actions = ["revoke"]
+    change_form_template = "admin/fleet/apikey/change_form.html"
+
+    # A key's primary key is "prefix.hash" (the library's): every admin address and history
+    # entry names the key by its public prefix instead (unique too), so the hash never shows
+    # in a URL, a link or the admin log.
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> ApiKey | None:
+        prefix = object_id.partition(".")[0]
+        return self.get_queryset(request).filter(prefix=prefix).first()
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if "." in object_id:  # an address with the hash in it (an old link): drop the hash
+            return redirect("admin:fleet_apikey_change", object_id.partition(".")[0])
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return _ApiKeyChangeList
+
+    def action_checkbox(self, obj: Any) -> SafeString:
+        return super().action_checkbox(_by_prefix(obj))
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # The rows' checkboxes carry prefixes; Django's actions look the rows up by pk.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if request.method == "POST" and selected:
+            prefixes = [value.partition(".")[0] for value in selected]
+            post = request.POST.copy()
+            post.setlist(
+                helpers.ACTION_CHECKBOX_NAME,
+                list(ApiKey.objects.filter(prefix__in=prefixes).values_list("pk", flat=True)),
+            )
+            request.POST = post  # type: ignore[assignment]  # a QueryDict, as Django's own
+        return super().changelist_view(request, extra_context)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return super().log_addition(request, _by_prefix(obj), message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return super().log_change(request, _by_prefix(obj), message)
+
+    def response_add(
+        self, request: HttpRequest, obj: Any, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        return super().response_add(request, _by_prefix(obj), post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        return super().response_change(request, _by_prefix(obj))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return (*super().get_readonly_fields(request, obj), "last_used_at")

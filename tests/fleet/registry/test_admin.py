@@ -384,3 +384,52 @@ def test_an_analyst_key_bound_to_a_device_is_a_form_error_not_a_500(staff_client
     assert response.status_code == 200
     assert "Only device keys can be bound to a device." in response.content.decode()
     assert ApiKey.objects.count() == 0
+
+
+def test_the_api_key_pages_name_a_key_by_its_prefix_never_by_its_hash(
+    staff_client: Client,
+) -> None:
+    # Added with "save and continue": the redirect, the message's link and the log entry are
+    # all built from the key's primary key, which is "prefix.hash".
+    response = staff_client.post(
+        "/admin/fleet/apikey/add/",
+        {
+            "name": "gw",
+            "role": "device",
+            "vehicle": "",
+            "meter": "",
+            "expiry_date": "",
+            "_continue": "1",
+        },
+    )
+    key = ApiKey.objects.get()
+    secret_part = key.pk.partition(".")[2]
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/fleet/apikey/{key.prefix}/change/"
+    assert LogEntry.objects.get().object_id == key.prefix
+
+    for page in (
+        "/admin/fleet/apikey/",
+        f"/admin/fleet/apikey/{key.prefix}/change/",
+        f"/admin/fleet/apikey/{key.prefix}/history/",
+        "/admin/",
+    ):
+        html = staff_client.get(page).content.decode()
+        assert secret_part not in html, page
+    assert (
+        f'href="/admin/fleet/apikey/{key.prefix}/change/"'
+        in staff_client.get("/admin/fleet/apikey/").content.decode()
+    )
+    history = staff_client.get(f"/admin/fleet/apikey/{key.prefix}/history/").content.decode()
+    assert "Added." in history
+
+    # An old link with the hash in it lands on the prefix address.
+    old = staff_client.get(f"/admin/fleet/apikey/{key.pk}/change/")
+    assert (old.status_code, old["Location"]) == (302, f"/admin/fleet/apikey/{key.prefix}/change/")
+
+    # The list's checkboxes carry prefixes, and the revoke action finds the keys by them.
+    staff_client.post(
+        "/admin/fleet/apikey/", {"action": "revoke", "_selected_action": [key.prefix]}
+    )
+    assert ApiKey.objects.get().revoked is True
+    assert LogEntry.objects.filter(object_id=key.prefix).count() == 2
