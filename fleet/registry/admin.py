@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
+from import_export.results import RowResult
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
@@ -142,6 +143,7 @@ class VehicleMeterMapAdmin(ImportExportModelAdmin):
     resource_classes = [VehicleMeterMapResource]
     # CSV only (the columns are documented for it); with one format the select is preset.
     formats = [base_formats.CSV]
+    import_template_name = "admin/fleet/vehiclemetermap/import.html"
     list_display = ["vehicle", "meter", "valid_from", "valid_to", "created_at"]
     list_filter = [CurrentMappingFilter, "valid_from"]
     search_fields = ["vehicle__id", "meter__id"]
@@ -149,6 +151,17 @@ class VehicleMeterMapAdmin(ImportExportModelAdmin):
     autocomplete_fields = ["vehicle", "meter"]
     date_hierarchy = "valid_from"
     actions = ["close_now"]
+
+    def add_success_message(self, result: Any, request: HttpRequest) -> None:
+        # The library's sentence also counts deletions, which a map import never makes.
+        totals = result.totals
+        self.message_user(
+            request,
+            f"Import finished: {totals[RowResult.IMPORT_TYPE_NEW]} new, "
+            f"{totals[RowResult.IMPORT_TYPE_UPDATE]} closed and "
+            f"{totals[RowResult.IMPORT_TYPE_SKIP]} already stored mappings.",
+            messages.SUCCESS,
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:

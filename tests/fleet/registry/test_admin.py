@@ -196,8 +196,12 @@ def test_a_csv_import_is_previewed_then_applied(staff_client: Client) -> None:
     assert (result.totals["new"], result.totals["skip"]) == (2, 1)
     assert VehicleMeterMap.objects.count() == 1  # the preview wrote nothing
     confirm = preview.context["confirm_form"].initial
-    applied = staff_client.post("/admin/fleet/vehiclemetermap/process_import/", confirm)
-    assert applied.status_code == 302
+    applied = staff_client.post(
+        "/admin/fleet/vehiclemetermap/process_import/", confirm, follow=True
+    )
+    assert [str(m) for m in applied.context["messages"]] == [
+        "Import finished: 2 new, 0 closed and 1 already stored mappings."
+    ]
     assert map_rows() == [
         ("VH1", "MT1", T0, None),
         ("VH2", "MT2", T0 - 24 * H, T0 - 12 * H),
@@ -250,6 +254,17 @@ def test_a_bad_csv_is_rejected_with_its_row_numbers_and_writes_nothing(
     page = response.content.decode()
     assert "Vehicle VH1 already has a meter" in page
     assert "needs a UTC offset" in page
+    # Each refused row in the table by its line in the file (the header is line 1), with its
+    # reasons written out in the row, and no "Non field specific" heading.
+    table = page.split('id="import-invalid-rows"', 1)[1].split("</table>", 1)[0]
+    lines = re.findall(r'<tr data-line="(\d+)">.*?<td class="reasons">(.*?)</td>', table, re.S)
+    assert [int(line) for line, _ in lines] == [3, 4, 6]
+    reasons = {int(line): re.sub(r"<[^>]+>|\s+", " ", html).strip() for line, html in lines}
+    assert "Vehicle VH1 already has a meter" in reasons[3]
+    assert "needs a UTC offset" in reasons[4]
+    assert "VH 8" in reasons[6]
+    assert "Non field specific" not in page
+    assert "validation-error-count" not in page
     assert "confirm_form" not in response.context or response.context["confirm_form"] is None
     assert map_rows() == [("VH1", "MT1", T0, None)]
     assert not Vehicle.objects.filter(pk="VH5").exists()
