@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from collections.abc import Callable
 
@@ -18,10 +19,16 @@ class DisplayTimeZoneMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.zone = zoneinfo.ZoneInfo(settings.DISPLAY_TIME_ZONE)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith("/v1/"):
             return self.get_response(request)
-        with timezone.override(self.zone):
+        # Read per request (a cached lookup), so a changed setting takes effect in a running
+        # server too: the browser test serves a Berlin operator from the one live server.
+        with timezone.override(_zone(settings.DISPLAY_TIME_ZONE)):
             return self.get_response(request)
+
+
+@functools.cache
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 
@@ -174,6 +175,13 @@ LANGUAGE_CODE = "en-us"
 # DISPLAY_TIME_ZONE (an IANA name such as Europe/Berlin), and every time shown names its zone.
 TIME_ZONE = "UTC"
 DISPLAY_TIME_ZONE: str = env.str("DISPLAY_TIME_ZONE", default="UTC")
+try:
+    zoneinfo.ZoneInfo(DISPLAY_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+    raise environ.ImproperlyConfigured(
+        f"DISPLAY_TIME_ZONE is {DISPLAY_TIME_ZONE!r}, not a time zone name; use an IANA name "
+        "such as Europe/Berlin (the default is UTC)."
+    ) from error
 FORMAT_MODULE_PATH = ["fleet.project.formats"]
 USE_I18N = True
 USE_TZ = True

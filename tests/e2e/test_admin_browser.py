@@ -4,17 +4,23 @@ an operator logs in, re-maps a vehicle, sees it in the history, finds the flagge
 from __future__ import annotations
 
 import os
+import re
+import zoneinfo
 from datetime import datetime, timedelta
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.utils import timezone
 from pytest_django.live_server_helper import LiveServer
 
-from fleet.registry.models import VehicleMeterMap
+from fleet.registry.models import ApiKey, VehicleMeterMap
 from fleet.registry.services.devices import register_devices
+from fleet.registry.services.keys import create_api_key
 from fleet.registry.services.mappings import assign_meter
 from telemetry.readings import MeterReading, VehicleReading
 from telemetry.services import ingest_readings
@@ -131,3 +137,116 @@ def test_operator_remaps_a_vehicle_and_finds_the_flagged_one(
     )
     assert [meter for meter, _ in rows] == ["MT001", "MT002"]
     assert rows[0][1] is not None and rows[1][1] is None
+
+
+@pytest.fixture
+def berlin_operator_data(settings: Any) -> dict[str, Any]:
+    """An operator in Berlin (DISPLAY_TIME_ZONE too), a vehicle that reported 2 minutes ago and
+    one silent for 11, a mapping made by the assign_meter command, and a gateway key."""
+    settings.DISPLAY_TIME_ZONE = "Europe/Berlin"
+    User.objects.create_superuser("operator", "op@example.com", "a-long-Passw0rd")
+    now = timezone.now().replace(microsecond=0)
+    call_command(
+        "assign_meter",
+        "VH001",
+        "MT001",
+        "--at",
+        (now - timedelta(days=2)).isoformat(),
+        stdout=StringIO(),
+    )
+    ingest_readings(
+        [
+            VehicleReading("VH001", now - timedelta(minutes=2), 50.0, Decimal("1.5"), 25.0),
+            VehicleReading("VH002", now - timedelta(minutes=11), 50.0, Decimal("1.5"), 25.0),
+        ]
+    )
+    key, _ = create_api_key(name="north gateway", role="device")
+    return {"key": key, "mapping": VehicleMeterMap.objects.get(vehicle_id="VH001")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_in_berlin_at_1366_px_reads_times_status_keys_and_import_errors(
+    live_server: LiveServer,
+    berlin_operator_data: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    key: ApiKey = berlin_operator_data["key"]
+    mapping: VehicleMeterMap = berlin_operator_data["mapping"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1366, "height": 768}, timezone_id="Europe/Berlin"
+        )
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/admin/")
+        page.fill("#id_username", "operator")
+        page.fill("#id_password", "a-long-Passw0rd")
+        page.click("input[type=submit]")
+
+        # Reporting reads the right way round: a tick for 2 minutes ago, a cross for 11.
+        page.goto(f"{live_server.url}/admin/fleet/vehicle/")
+        row = page.locator("#result_list tbody tr")
+        expect(row.filter(has_text="VH001").locator("td.field-reporting img")).to_have_attribute(
+            "alt", "True"
+        )
+        expect(row.filter(has_text="VH002").locator("td.field-reporting img")).to_have_attribute(
+            "alt", "False"
+        )
+        # Every time names its zone: Berlin is CET in winter, CEST in summer.
+        expect(row.filter(has_text="VH001").locator("td.field-last_reading")).to_contain_text(
+            re.compile(r"CES?T")
+        )
+
+        # The mapping the command made is in the admin history, by the command.
+        page.goto(f"{live_server.url}/admin/fleet/vehiclemetermap/{mapping.pk}/history/")
+        expect(page.locator("#change-history")).to_contain_text("manage.py")
+
+        # Closing before the start: the error, and valid_to still editable on the same page,
+        # with no "you are N hours ahead of server time" note in a Berlin browser.
+        page.goto(f"{live_server.url}/admin/fleet/vehiclemetermap/{mapping.pk}/change/")
+        early = mapping.valid_from.astimezone(zoneinfo.ZoneInfo("Europe/Berlin")) - timedelta(
+            hours=1
+        )
+        page.fill("#id_valid_to_0", f"{early:%Y-%m-%d}")
+        page.fill("#id_valid_to_1", f"{early:%H:%M:%S}")
+        page.click("input[name=_save]")
+        expect(page.locator(".errornote, .errorlist").first).to_be_visible()
+        expect(page.locator("#vehiclemetermap_form")).to_contain_text(
+            "valid_to must be after valid_from."
+        )
+        expect(page.locator("#id_valid_to_0")).to_be_editable()
+        expect(page.locator(".timezonewarning")).to_have_count(0)
+        assert "onstraint" not in page.content()
+
+        # API keys: addressed by prefix, no delete, and the list fits 1366 px.
+        page.goto(f"{live_server.url}/admin/fleet/apikey/")
+        link = page.locator("#result_list tbody th a").first
+        expect(link).to_have_attribute("href", f"/admin/fleet/apikey/{key.prefix}/change/")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+        link.click()
+        assert key.pk.partition(".")[2] not in page.url
+        expect(page.locator(".deletelink")).to_have_count(0)
+
+        # A CSV with a bad line: the preview names its line in the file and says why.
+        csv = tmp_path / "map.csv"
+        csv.write_text(
+            "vehicle,meter,valid_from,valid_to\n"
+            "VH005,MT005,2026-02-10T00:00:00Z,\n"
+            "VH006,MT006,2026-02-10T00:00:00,\n"
+        )
+        page.goto(f"{live_server.url}/admin/fleet/vehiclemetermap/import/")
+        page.set_input_files("#id_import_file", str(csv))
+        page.click("input[type=submit]")
+        bad = page.locator("#import-invalid-rows tbody tr")
+        expect(bad).to_have_count(1)
+        expect(bad.locator("td.line")).to_have_text("3")
+        expect(bad.locator("td.reasons")).to_be_visible()
+        expect(bad.locator("td.reasons")).to_contain_text("needs a UTC offset")
+        browser.close()
+    assert VehicleMeterMap.objects.get(pk=mapping.pk).valid_to is None
+    assert VehicleMeterMap.objects.count() == 1
