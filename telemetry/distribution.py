@@ -5,7 +5,8 @@ since its unique keys ((vehicle, valid_from), one current row per meter) do not 
 id, and every node needs it to attribute AC anyway. History, hot status and roll-ups are
 distributed by device id, all in one colocation group, so one device's rows of every table sit
 on one shard group and a per-device statement goes to one worker. Reference tables come first
-because the status tables' foreign keys point at them.
+because the status tables' foreign keys point at them; the single-reading functions come last,
+distributed by their device argument into the same group.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ DISTRIBUTED_MODELS: tuple[tuple[type[models.Model], str], ...] = (
     (MeterHourly, "meter_id"),
 )
 ANCHOR = VehicleTelemetry._meta.db_table
+# The single-reading functions (migration telemetry 0004), distributed by their device id
+# argument into the same colocation group: a call goes to the worker holding that device.
+FUNCTIONS: tuple[str, ...] = (
+    "fleet_store_vehicle_reading(text,timestamptz,float8,numeric,float8)",
+    "fleet_store_meter_reading(text,timestamptz,numeric,float8)",
+)
 # The default shard count, per worker at the time of distribution. Shards are what a rebalance
 # moves, so there must be enough for the workers a cluster may grow to (4x here); but a batch
 # costs a statement per shard it touches, and on the benchmark's cluster the coordinator's CPU
@@ -56,10 +63,13 @@ class LayoutConflict(Exception):
 @dataclass(frozen=True)
 class Step:
     table: str
-    action: str  # "reference" or "distribute"
-    column: str | None = None
+    action: str  # "reference", "distribute" or "function"
+    column: str | None = None  # the distribution column, or the function's argument ($1)
 
     def describe(self, shard_count: int | None) -> str:
+        if self.action == "function":
+            name = self.table.split("(")[0]
+            return f"{name}(): distributed by its device id, colocated with {ANCHOR}"
         if self.action == "reference":
             return f"{self.table}: reference table (a copy on every node)"
         shards = f"{shard_count} shards" if shard_count else f"{SHARDS_PER_WORKER} shards a worker"
@@ -77,6 +87,7 @@ class Plan:
 def _wanted() -> list[Step]:
     steps = [Step(m._meta.db_table, "reference") for m in REFERENCE_MODELS]
     steps += [Step(m._meta.db_table, "distribute", column) for m, column in DISTRIBUTED_MODELS]
+    steps += [Step(signature, "function", "$1") for signature in FUNCTIONS]
     return steps
 
 
@@ -121,6 +132,18 @@ def plan(*, citus_present: bool) -> Plan:
     todo: list[Step] = []
     done: list[Step] = []
     for step in wanted:
+        if step.action == "function":
+            group = citus.function_colocation(step.table)
+            if group is None:
+                todo.append(step)
+            elif anchor is not None and group == anchor.colocation_id:
+                done.append(step)
+            else:
+                raise LayoutConflict(
+                    f"{step.table} is distributed in colocation group {group}, not with "
+                    f"{ANCHOR}; nothing was changed."
+                )
+            continue
         have = tables.get(step.table)
         if have is None or have.kind == "local":
             todo.append(step)
@@ -155,6 +178,9 @@ def distribute_tables(
         with transaction.atomic():
             if step.action == "reference":
                 citus.create_reference_table(step.table)
+            elif step.action == "function":
+                assert step.column is not None
+                citus.create_distributed_function(step.table, step.column, colocate_with=ANCHOR)
             else:
                 assert step.column is not None
                 citus.create_distributed_table(

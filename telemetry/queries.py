@@ -540,3 +540,35 @@ def add_meter_hourly(hours: ShardRows) -> None:
         mh=MeterHourly,
     )
     _insert_values(template, "(%s, %s, %s, %s)", hours)
+
+
+# One reading of one device: a call of the function its migration made (telemetry 0004), which
+# on Citus is a distributed function that the coordinator hands to the device's worker whole.
+_STORE_ONE_VEHICLE = "SELECT fleet_store_vehicle_reading(%s, %s, %s, %s, %s)"
+_STORE_ONE_METER = "SELECT fleet_store_meter_reading(%s, %s, %s, %s)"
+
+
+def store_one_vehicle_reading(reading: VehicleReading) -> int:
+    """1 stored, 0 a duplicate, -1 the vehicle is not registered (nothing written)."""
+    row = fetch_one_prepared(
+        _STORE_ONE_VEHICLE,
+        [
+            reading.vehicle_id,
+            reading.ts,
+            reading.soc,
+            reading.kwh_delivered_dc,
+            reading.battery_temp,
+        ],
+    )
+    assert row is not None  # a function call returns its one row
+    return int(row[0])
+
+
+def store_one_meter_reading(reading: MeterReading) -> int:
+    """1 stored, 0 a duplicate, -1 the meter is not registered (nothing written)."""
+    row = fetch_one_prepared(
+        _STORE_ONE_METER,
+        [reading.meter_id, reading.ts, reading.kwh_consumed_ac, reading.voltage],
+    )
+    assert row is not None
+    return int(row[0])

@@ -92,7 +92,8 @@ def ingest_readings(readings: list[Reading]) -> IngestResult:
     cannot deadlock. One statement is one transaction; inside a caller's transaction it runs
     under a savepoint, as a nested atomic block always did. When the tables are distributed
     (Citus), the shard-routed form runs instead: one multi-row statement per table in one
-    transaction (_store_routed).
+    transaction (_store_routed), or for a single reading of a registered device one call of
+    its function (_store_one).
     """
     posted_vehicles: list[VehicleReading] = [r for r in readings if isinstance(r, VehicleReading)]
     posted_meters: list[MeterReading] = [r for r in readings if isinstance(r, MeterReading)]
@@ -106,7 +107,14 @@ def ingest_readings(readings: list[Reading]) -> IngestResult:
     )
     vehicle_columns = queries.VehicleColumns.of(vehicles)
     meter_columns = queries.MeterColumns.of(meters)
-    if citus.layout(VehicleTelemetry._meta.db_table) == "distributed":
+    stored_one = None
+    distributed = citus.layout(VehicleTelemetry._meta.db_table) == "distributed"
+    if distributed and len(vehicles) + len(meters) == 1:
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            stored_one = _store_one(vehicles, meters)
+    if stored_one is not None:
+        vehicle_accepted, meter_accepted = stored_one
+    elif distributed:
         with transaction.atomic():
             vehicle_accepted, meter_accepted = _store_routed(vehicle_columns, meter_columns)
     else:
@@ -158,6 +166,19 @@ def _meter_hours(stored: queries.ShardRows) -> queries.ShardRows:
         acc[0] += kwh
         acc[1] += 1
     return [(*key, *sums[key]) for key in sorted(sums)]
+
+
+def _store_one(
+    vehicles: list[VehicleReading], meters: list[MeterReading]
+) -> tuple[int, int] | None:
+    """A single reading through its device's function (one round trip, and on Citus one call
+    run whole on the device's worker): (vehicle stored, meter stored), or None when the device
+    is not registered yet and the reading must take the batch path, which registers it."""
+    if vehicles:
+        stored = queries.store_one_vehicle_reading(vehicles[0])
+        return None if stored < 0 else (stored, 0)
+    stored = queries.store_one_meter_reading(meters[0])
+    return None if stored < 0 else (0, stored)
 
 
 def _store_routed(

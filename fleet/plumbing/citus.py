@@ -117,3 +117,26 @@ def layout(probe_table: str) -> Layout:
 def forget_layout() -> None:
     """Detect again on next use (after distribute_tables, or between test databases)."""
     _detected.clear()
+
+
+def function_colocation(signature: str) -> int | None:
+    """The colocation group of a distributed function ("name(argtypes)"), None if it is not
+    distributed by an argument."""
+    query = """
+        SELECT colocationid FROM pg_dist_object
+        WHERE classid = 'pg_proc'::regclass AND objid = %s::regprocedure
+            AND distribution_argument_index IS NOT NULL
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(query, [signature])
+        row = cursor.fetchone()
+        return int(row[0]) if row else None
+
+
+def create_distributed_function(signature: str, argument: str, *, colocate_with: str) -> None:
+    """Distribute a function by one argument, so a call goes to that value's shard's worker."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT create_distributed_function(%s::regprocedure, %s, colocate_with => %s)",
+            [signature, argument, colocate_with],
+        )

@@ -7,7 +7,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from fleet.plumbing.citus import citus_installed, citus_tables
+from fleet.plumbing.citus import citus_installed, citus_tables, function_colocation
+from telemetry.distribution import FUNCTIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +23,9 @@ PLAN = [
     "  meter_telemetry: distributed by meter_id, colocated with vehicle_telemetry",
     "  current_meter_status: distributed by meter_id, colocated with vehicle_telemetry",
     "  meter_hourly: distributed by meter_id, colocated with vehicle_telemetry",
+    "  fleet_store_vehicle_reading(): distributed by its device id, colocated with "
+    "vehicle_telemetry",
+    "  fleet_store_meter_reading(): distributed by its device id, colocated with vehicle_telemetry",
 ]
 
 
@@ -56,7 +60,7 @@ def test_on_plain_postgresql_it_refuses_with_a_reason_and_changes_nothing(plain:
 def test_a_dry_run_on_plain_postgresql_lists_every_table_in_foreign_key_order(plain: None) -> None:
     lines = run("--dry-run", "--shard-count", "8").splitlines()
     assert lines == [
-        "Would lay out 10 tables, in this order:",
+        "Would lay out 12 tables and functions, in this order:",
         *PLAN,
         "This database is plain PostgreSQL (no citus extension): without --dry-run the command "
         "refuses. Nothing was changed.",
@@ -71,8 +75,8 @@ def test_a_shard_count_below_one_is_refused(plain: None) -> None:
 @pytest.mark.citus
 def test_on_the_cluster_a_second_run_changes_nothing_and_says_so(cluster: None) -> None:
     before = citus_tables()
-    assert run() == "Nothing to change: all 10 tables are laid out already.\n"
-    assert run("--dry-run") == "Nothing to change: all 10 tables are laid out.\n"
+    assert run() == "Nothing to change: all 12 tables and functions are laid out already.\n"
+    assert run("--dry-run") == "Nothing to change: all 12 tables and functions are laid out.\n"
     assert citus_tables() == before
 
 
@@ -98,3 +102,5 @@ def test_on_the_cluster_the_layout_is_reference_registry_and_colocated_history(
             column,
             anchor.colocation_id,
         ), name
+    for signature in FUNCTIONS:
+        assert function_colocation(signature) == anchor.colocation_id, signature

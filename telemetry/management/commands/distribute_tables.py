@@ -44,11 +44,11 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         if not done.todo:
             self.stdout.write(
-                f"Nothing to change: all {len(done.done)} tables are laid out already."
+                f"Nothing to change: all {len(done.done)} tables and functions are laid out already."
             )
         else:
             self.stdout.write(
-                f"Laid out {len(done.todo)} tables ({len(done.done)} were already). "
+                f"Laid out {len(done.todo)} tables and functions ({len(done.done)} were already). "
                 "Restart the app's processes so they pick the shard-routed statements."
             )
 
@@ -61,9 +61,11 @@ class Command(BaseCommand):
         except (distribution.NotACoordinator, distribution.LayoutConflict) as error:
             raise CommandError(str(error)) from error
         if not todo.todo:
-            self.stdout.write(f"Nothing to change: all {len(todo.done)} tables are laid out.")
+            self.stdout.write(
+                f"Nothing to change: all {len(todo.done)} tables and functions are laid out."
+            )
             return
-        self.stdout.write(f"Would lay out {len(todo.todo)} tables, in this order:")
+        self.stdout.write(f"Would lay out {len(todo.todo)} tables and functions, in this order:")
         for step in todo.todo:
             self.stdout.write(f"  {step.describe(shard_count)}")
         if not present:
