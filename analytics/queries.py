@@ -130,13 +130,13 @@ _AC_SPANS = _SPANS + "," + _ac_hours("spans")
 # literals, so history is pruned to the partitions of those ends and read by primary key.
 _VEHICLE_DC_PARTS = """
     dc_parts AS (
-        SELECT kwh_dc AS kwh, readings, battery_temp_sum AS temp
+        SELECT hour, kwh_dc AS kwh, readings, battery_temp_sum AS temp
         FROM {vh} WHERE vehicle_id = %(v)s AND hour >= %(hs)s AND hour < %(he)s
         UNION ALL
-        SELECT kwh_delivered_dc, 1, battery_temp FROM {vt}
+        SELECT date_trunc('hour', ts), kwh_delivered_dc, 1, battery_temp FROM {vt}
         WHERE vehicle_id = %(v)s AND ts >= %(s)s AND ts < %(head_end)s
         UNION ALL
-        SELECT kwh_delivered_dc, 1, battery_temp FROM {vt}
+        SELECT date_trunc('hour', ts), kwh_delivered_dc, 1, battery_temp FROM {vt}
         WHERE vehicle_id = %(v)s AND ts >= %(tail_start)s AND ts < %(e)s
     )
 """
@@ -516,3 +516,64 @@ def explain_routed_vehicle_totals(
         params = _meter_params(vehicle_id, meter_id, its_spans, start, end)
         plans[f"ac {meter_id}"] = plan_of(_METER_AC, params)
     return plans
+
+
+# --- per hour, for coverage and paired efficiency (analytics.health) ------------------------
+# Each hour of the window [s, e) (the hours at its ends clipped to it) with the vehicle's DC and
+# reading count and the AC and reading count of the meters mapped to it then: the same parts as
+# the totals above (roll-ups for whole hours, raw history for the partial ones), grouped by hour
+# instead of summed. Hours with no reading on either side are absent.
+_VEHICLE_HOURS = (
+    "WITH"
+    + _VEHICLE_DC_PARTS
+    + ","
+    + _AC_SPANS
+    + """
+    SELECT hour, sum(dc), sum(dc_n), sum(ac), sum(ac_n) FROM (
+        SELECT hour, kwh AS dc, readings AS dc_n, 0 AS ac, 0 AS ac_n FROM dc_parts
+        UNION ALL
+        SELECT hour, 0, 0, kwh, readings FROM ac_hours
+    ) both_sides
+    GROUP BY hour ORDER BY hour
+"""
+)
+
+_VEHICLE_DC_BY_HOUR = (
+    "WITH" + _VEHICLE_DC_PARTS + "SELECT hour, sum(kwh), sum(readings) FROM dc_parts GROUP BY hour"
+)
+
+
+@dataclass(frozen=True)
+class HourRow:
+    hour: datetime
+    dc: Decimal
+    dc_readings: int
+    ac: Decimal
+    ac_readings: int
+
+
+def vehicle_hours(vehicle_id: str, start: datetime, end: datetime) -> list[HourRow]:
+    """Per hour of [start, end): the vehicle's DC and the AC attributed to it, with counts."""
+    if _routed():
+        return routed_vehicle_hours(vehicle_id, start, end)
+    rows = _run(
+        _VEHICLE_HOURS,
+        _vehicle_params(vehicle_id, start, end),
+        span_filter="AND m.vehicle_id = %(v)s",
+    )
+    return [HourRow(hour, dc, int(dc_n), ac, int(ac_n)) for hour, dc, dc_n, ac, ac_n in rows]
+
+
+def routed_vehicle_hours(vehicle_id: str, start: datetime, end: datetime) -> list[HourRow]:
+    """vehicle_hours as single-shard statements: the vehicle's DC, then each meter's AC."""
+    _, spans = vehicle_spans(vehicle_id, start, end)
+    hours: dict[datetime, list[Any]] = {}
+    for hour, kwh, n in _run(_VEHICLE_DC_BY_HOUR, _vehicle_params(vehicle_id, start, end)):
+        hours[hour] = [kwh, int(n), Decimal(0), 0]
+    for meter_id, its_spans in _by_meter(spans).items():
+        params = _meter_params(vehicle_id, meter_id, its_spans, start, end)
+        for hour, kwh, n in _run(_METER_AC_HOURS, params):
+            held = hours.setdefault(hour, [Decimal(0), 0, Decimal(0), 0])
+            held[2] += kwh
+            held[3] += int(n)
+    return [HourRow(hour, *hours[hour]) for hour in sorted(hours)]

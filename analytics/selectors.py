@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.conf import settings
 
-from analytics import queries
+from analytics import health, queries
 from analytics.params import Window
 from fleet.plumbing.errors import ApiError
 from fleet.plumbing.pagination import PageRequest
@@ -53,6 +54,7 @@ def vehicle_performance(vehicle_id: str, window: Window) -> dict[str, Any]:
         raise _unknown_vehicle(vehicle_id)
     dc, ac = totals.dc, totals.ac
     return {
+        **_health_fields(vehicle_health(vehicle_id, window.start, window.end)),
         "total_dc": _kwh(dc.kwh),
         "total_ac": _kwh(ac.kwh),
         "efficiency": efficiency(dc.kwh, ac.kwh),
@@ -62,6 +64,41 @@ def vehicle_performance(vehicle_id: str, window: Window) -> dict[str, Any]:
         "to": window.end,
         "readings": {"vehicle": dc.readings, "meter": ac.readings},
         "meters": totals.meters,
+    }
+
+
+def _share(value: Decimal | None) -> float | None:
+    if value is None:
+        return None
+    return float(value.quantize(EFFICIENCY_PLACES, rounding=ROUND_HALF_EVEN))
+
+
+def vehicle_health(vehicle_id: str, start: datetime, end: datetime) -> health.Health:
+    """Coverage, paired efficiency, baseline and verdict of one vehicle over [start, end)."""
+    base_start, base_end = health.baseline_window(start)
+    _, base_spans = queries.vehicle_spans(vehicle_id, base_start, base_end)
+    base_hours = queries.vehicle_hours(vehicle_id, base_start, base_end)
+    base = health.baseline(base_hours, base_spans, base_start, base_end)
+    _, spans = queries.vehicle_spans(vehicle_id, start, end)
+    hours = queries.vehicle_hours(vehicle_id, start, end)
+    return health.assess(hours, spans, start, end, base)
+
+
+def _health_fields(assessed: health.Health) -> dict[str, Any]:
+    both = assessed.paired
+    return {
+        "coverage": {
+            "vehicle": _share(assessed.vehicle_coverage),
+            "meter": _share(assessed.meter_coverage),
+        },
+        "paired": {
+            "hours": both.hours,
+            "total_dc": _kwh(both.dc),
+            "total_ac": _kwh(both.ac),
+            "efficiency": efficiency(both.dc, both.ac),
+        },
+        "baseline_efficiency": _share(assessed.baseline),
+        "health": assessed.verdict,
     }
 
 

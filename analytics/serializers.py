@@ -14,7 +14,35 @@ class ReadingCountsSerializer(serializers.Serializer):
     meter = serializers.IntegerField()
 
 
-class PerformanceSerializer(serializers.Serializer):
+class CoverageSerializer(serializers.Serializer):
+    vehicle = serializers.FloatField(help_text="share of the vehicle's expected readings, 0-1")
+    meter = serializers.FloatField(
+        allow_null=True,
+        help_text="share of the expected meter readings while a meter was mapped, 0-1; null "
+        "when none was",
+    )
+
+
+class PairedSerializer(serializers.Serializer):
+    hours = serializers.IntegerField(help_text="hours in which both sides were covered")
+    total_dc = serializers.FloatField()
+    total_ac = serializers.FloatField()
+    efficiency = serializers.FloatField(allow_null=True, help_text="4 places; null without AC")
+
+
+class HealthFieldsSerializer(serializers.Serializer):
+    coverage = CoverageSerializer()
+    paired = PairedSerializer()
+    baseline_efficiency = serializers.FloatField(
+        allow_null=True,
+        help_text="median daily paired efficiency of the days before; null with too few",
+    )
+    health = serializers.ChoiceField(
+        choices=["ok", "leak", "degraded", "insufficient_data", "no_meter"]
+    )
+
+
+class PerformanceSerializer(HealthFieldsSerializer):
     total_dc = serializers.FloatField(help_text="kWh the vehicle's readings delivered (DC).")
     total_ac = serializers.FloatField(
         help_text="kWh of the meters mapped to the vehicle at each reading's time (AC)."

@@ -303,6 +303,18 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 
 # Efficiency below this flags a vehicle (hardware fault or leakage).
 EFFICIENCY_ALERT_THRESHOLD: float = env.float("EFFICIENCY_ALERT_THRESHOLD", default=0.85)
+# Health verdicts (analytics.health): how often a device is expected to report, how much of that
+# an hour needs on both sides to count as paired, and the baseline a vehicle is compared with.
+TELEMETRY_READING_INTERVAL_SECONDS: int = env.int("TELEMETRY_READING_INTERVAL_SECONDS", default=60)
+EFFICIENCY_MIN_COVERAGE: float = env.float("EFFICIENCY_MIN_COVERAGE", default=0.9)
+EFFICIENCY_MIN_PAIRED_HOURS: int = env.int("EFFICIENCY_MIN_PAIRED_HOURS", default=2)
+EFFICIENCY_DEGRADATION_POINTS: float = env.float("EFFICIENCY_DEGRADATION_POINTS", default=0.05)
+EFFICIENCY_BASELINE_DAYS: int = env.int("EFFICIENCY_BASELINE_DAYS", default=14)
+EFFICIENCY_BASELINE_MIN_DAYS: int = env.int("EFFICIENCY_BASELINE_MIN_DAYS", default=7)
+if TELEMETRY_READING_INTERVAL_SECONDS < 1:
+    raise environ.ImproperlyConfigured(
+        "TELEMETRY_READING_INTERVAL_SECONDS must be at least 1 (seconds between readings)."
+    )
 
 LOGGING = {
     "version": 1,

@@ -48,6 +48,11 @@ def test_two_vehicle_and_three_meter_readings_give_exactly_their_own_sums(
         "to": iso(T0 + H),
         "readings": {"vehicle": 2, "meter": 3},
         "meters": ["MT1"],
+        # 2 and 3 of the 60 readings an hour expected: no hour is paired.
+        "coverage": {"vehicle": 0.0333, "meter": 0.05},
+        "paired": {"hours": 0, "total_dc": 0.0, "total_ac": 0.0, "efficiency": None},
+        "baseline_efficiency": None,
+        "health": "insufficient_data",
     }
 
 
