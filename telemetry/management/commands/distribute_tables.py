@@ -44,7 +44,8 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         if not done.todo:
             self.stdout.write(
-                f"Nothing to change: all {len(done.done)} tables and functions are laid out already."
+                f"Nothing to change: all {len(done.done)} tables and functions are laid out "
+                "already."
             )
         else:
             self.stdout.write(
