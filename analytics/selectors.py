@@ -76,10 +76,10 @@ def _share(value: Decimal | None) -> float | None:
 def vehicle_health(vehicle_id: str, start: datetime, end: datetime) -> health.Health:
     """Coverage, paired efficiency, baseline and verdict of one vehicle over [start, end)."""
     base_start, base_end = health.baseline_window(start)
-    _, base_spans = queries.vehicle_spans(vehicle_id, base_start, base_end)
+    # One read of the map for both periods: analytics.health clips the spans to each hour.
+    _, spans = queries.vehicle_spans(vehicle_id, min(base_start, start), end)
     base_hours = queries.vehicle_hours(vehicle_id, base_start, base_end)
-    base = health.baseline(base_hours, base_spans, base_start, base_end)
-    _, spans = queries.vehicle_spans(vehicle_id, start, end)
+    base = health.baseline(base_hours, spans, base_start, base_end)
     hours = queries.vehicle_hours(vehicle_id, start, end)
     return health.assess(hours, spans, start, end, base)
 

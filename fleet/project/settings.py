@@ -311,6 +311,10 @@ EFFICIENCY_MIN_PAIRED_HOURS: int = env.int("EFFICIENCY_MIN_PAIRED_HOURS", defaul
 EFFICIENCY_DEGRADATION_POINTS: float = env.float("EFFICIENCY_DEGRADATION_POINTS", default=0.05)
 EFFICIENCY_BASELINE_DAYS: int = env.int("EFFICIENCY_BASELINE_DAYS", default=14)
 EFFICIENCY_BASELINE_MIN_DAYS: int = env.int("EFFICIENCY_BASELINE_MIN_DAYS", default=7)
+if not 0 < EFFICIENCY_MIN_COVERAGE <= 1:
+    raise environ.ImproperlyConfigured(
+        "EFFICIENCY_MIN_COVERAGE must be above 0 and at most 1 (a share of expected readings)."
+    )
 if TELEMETRY_READING_INTERVAL_SECONDS < 1:
     raise environ.ImproperlyConfigured(
         "TELEMETRY_READING_INTERVAL_SECONDS must be at least 1 (seconds between readings)."
