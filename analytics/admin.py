@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from analytics import charts
+from analytics import charts, services
+from analytics.models import HealthAlert
 from analytics.params import parse_hour_window
 from analytics.selectors import fleet_efficiency, vehicle_performance, vehicle_series
 from fleet.plumbing.admin import replace_registration
@@ -88,3 +90,54 @@ def fleet_health(request: HttpRequest) -> HttpResponse:
         "page_obj": Paginator(range(result.count), HEALTH_PAGE_SIZE).get_page(page.number),
     }
     return TemplateResponse(request, "admin/fleet_health.html", context)
+
+
+@admin.register(HealthAlert)
+class HealthAlertAdmin(admin.ModelAdmin):
+    """Alerts and recoveries recorded by evaluate_health; operators acknowledge them. Kept, not
+    deleted: they are the record of what the fleet went through."""
+
+    list_display = (
+        "created_at",
+        "vehicle",
+        "kind",
+        "verdict",
+        "previous",
+        "paired",
+        "baseline",
+        "acknowledged_at",
+        "acknowledged_by",
+    )
+    list_filter = ("kind", "verdict", ("acknowledged_at", admin.EmptyFieldListFilter))
+    search_fields = ("vehicle__id",)
+    list_select_related = ("acknowledged_by",)
+    actions = ["acknowledge"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.display(description="paired efficiency")
+    def paired(self, obj: HealthAlert) -> str:
+        return "-" if obj.paired_efficiency is None else f"{obj.paired_efficiency:.4f}"
+
+    @admin.display(description="baseline")
+    def baseline(self, obj: HealthAlert) -> str:
+        return "-" if obj.baseline_efficiency is None else f"{obj.baseline_efficiency:.4f}"
+
+    @admin.action(description="Acknowledge the selected alerts", permissions=["view"])
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet[HealthAlert]) -> None:
+        user_id = request.user.pk
+        assert user_id is not None  # the admin serves signed-in staff only
+        count = services.acknowledge_alerts(queryset.values_list("pk", flat=True), user_id=user_id)
+        self.message_user(request, f"Acknowledged {count} alert(s).", messages.SUCCESS)

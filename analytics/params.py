@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from fleet.plumbing.errors import ApiError
 from fleet.plumbing.pagination import PageRequest
+from fleet.registry import paths
 
 MAX_HOURS = 744
 DEFAULT_PAGE_SIZE = 50
@@ -118,3 +119,25 @@ def parse_series_query(params: Mapping[str, str], now: datetime) -> Window:
     if params.get("bucket", "hour") != "hour":
         raise ApiError(400, "'bucket' must be 'hour' (the only bucket size so far).")
     return parse_hour_window(params, now)
+
+
+ALERT_STATES = ("open", "acknowledged")
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    vehicle_id: str | None
+    state: str | None  # "open", "acknowledged", or None for both
+    page: PageRequest
+
+
+def parse_alert_query(params: Mapping[str, str]) -> AlertQuery:
+    """GET /v1/alerts: ?vehicle=ID, ?state=open|acknowledged, ?page&page_size."""
+    vehicle_id = params.get("vehicle")
+    if vehicle_id is not None:
+        vehicle_id = paths.device_id(vehicle_id, "vehicle")
+    state = params.get("state")
+    if state is not None and state not in ALERT_STATES:
+        raise ApiError(400, "'state' must be open or acknowledged.")
+    page = PageRequest.from_query(params, default_size=DEFAULT_PAGE_SIZE, max_size=MAX_PAGE_SIZE)
+    return AlertQuery(vehicle_id, state, page)

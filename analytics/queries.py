@@ -577,3 +577,14 @@ def routed_vehicle_hours(vehicle_id: str, start: datetime, end: datetime) -> lis
             held[2] += kwh
             held[3] += int(n)
     return [HourRow(hour, *hours[hour]) for hour in sorted(hours)]
+
+
+def lock_vehicle_health(vehicle_id: str) -> None:
+    """Hold the vehicle's health record until the transaction ends: two evaluations running at
+    once take turns on each vehicle instead of both recording the same change. An advisory
+    lock, since the vehicle may have no state row yet to lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('fleet-health:' || %s, 0))",
+            [vehicle_id],
+        )

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from analytics import health, queries
+from analytics.models import HealthAlert
 from analytics.params import Window
 from fleet.plumbing.errors import ApiError
 from fleet.plumbing.pagination import PageRequest
@@ -150,4 +151,36 @@ def vehicle_series(vehicle_id: str, window: Window) -> list[dict[str, Any]]:
         for hour, dc, ac, n_dc, n_ac in queries.vehicle_hourly_series(
             vehicle_id, window.start, window.end
         )
+    ]
+
+
+def alerts_page(
+    *, vehicle_id: str | None, state: str | None, page: PageRequest
+) -> tuple[int, list[dict[str, Any]]]:
+    """(how many match, one page of them), newest first."""
+    alerts = HealthAlert.objects.select_related("acknowledged_by")
+    if vehicle_id is not None:
+        alerts = alerts.filter(vehicle_id=vehicle_id)
+    if state is not None:
+        alerts = alerts.filter(acknowledged_at__isnull=state == "open")
+    count = alerts.count()
+    rows = alerts[page.offset : page.offset + page.size]
+    return count, [
+        {
+            "id": alert.pk,
+            "vehicleId": alert.vehicle_id,
+            "kind": alert.kind,
+            "health": alert.verdict,
+            "previous": alert.previous or None,
+            "paired_efficiency": _share(alert.paired_efficiency),
+            "baseline_efficiency": _share(alert.baseline_efficiency),
+            "from": alert.window_start,
+            "to": alert.window_end,
+            "created_at": alert.created_at,
+            "acknowledged_at": alert.acknowledged_at,
+            "acknowledged_by": alert.acknowledged_by.get_username()
+            if alert.acknowledged_by
+            else None,
+        }
+        for alert in rows
     ]

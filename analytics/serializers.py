@@ -116,3 +116,29 @@ WINDOW_PARAMETERS = [
         description="Window end, ISO-8601 with offset (exclusive); default now.",
     ),
 ]
+
+
+class AlertSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    vehicleId = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["alert", "recovery"])
+    health = serializers.ChoiceField(
+        choices=["leak", "degraded", "ok"], help_text="the verdict the vehicle changed to"
+    )
+    previous = serializers.CharField(allow_null=True, help_text="its verdict before; null at first")
+    paired_efficiency = serializers.FloatField(allow_null=True)
+    baseline_efficiency = serializers.FloatField(allow_null=True)
+    to = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_by = serializers.CharField(allow_null=True)
+
+
+AlertSerializer._declared_fields["from"] = serializers.DateTimeField()
+
+
+class AlertPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AlertSerializer(many=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analytics.views import FleetViewSet, PerformanceViewSet
+from analytics.views import AlertViewSet, FleetViewSet, PerformanceViewSet
 
 urlpatterns = [
     path(
@@ -14,4 +14,5 @@ urlpatterns = [
         name="performance-series",
     ),
     path("analytics/fleet", FleetViewSet.as_view({"get": "efficiency"}), name="fleet"),
+    path("alerts", AlertViewSet.as_view({"get": "recent"}), name="alerts"),
 ]

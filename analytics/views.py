@@ -12,14 +12,17 @@ from rest_framework.response import Response
 
 from analytics import selectors
 from analytics.params import (
+    ALERT_STATES,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    parse_alert_query,
     parse_fleet_query,
     parse_series_query,
     parse_window,
 )
 from analytics.serializers import (
     WINDOW_PARAMETERS,
+    AlertPageSerializer,
     FleetPageSerializer,
     PerformanceSerializer,
     SeriesSerializer,
@@ -118,3 +121,37 @@ class FleetViewSet(viewsets.ViewSet):
                 },
             )
         )
+
+
+class AlertViewSet(viewsets.ViewSet):
+    """GET /v1/alerts: health changes recorded by manage.py evaluate_health, newest first."""
+
+    permission_classes = [IsAnalystKey]
+
+    @extend_schema(
+        operation_id="alerts",
+        parameters=[
+            OpenApiParameter("vehicle", str, description="Only this vehicle's alerts."),
+            OpenApiParameter(
+                "state", str, enum=list(ALERT_STATES), description="open or acknowledged."
+            ),
+            OpenApiParameter("page", int, description="Page number, from 1."),
+            OpenApiParameter(
+                "page_size", int, description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."
+            ),
+        ],
+        responses={
+            200: AlertPageSerializer,
+            400: error("Bad filter or paging parameters."),
+            404: error("A page past the last one."),
+            **COMMON_ERRORS,
+        },
+    )
+    # Not "list": drf-spectacular would document a list action's page as a bare array.
+    def recent(self, request: Request) -> Response:
+        query = parse_alert_query(request.query_params)
+        count, results = selectors.alerts_page(
+            vehicle_id=query.vehicle_id, state=query.state, page=query.page
+        )
+        query.page.check_exists(count)
+        return Response(query.page.body(request, count, results))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import random
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from rest_framework.test import APIClient
 
+from analytics.models import HealthAlert
 from fleet.registry.models import DEVICE_ID_PATTERN, ApiKey
 from fleet.registry.services.mappings import assign_meter
 from tests.factories import T0, at, auth_header, iso, make_key, meter, post, vehicle
@@ -59,6 +62,7 @@ def test_every_endpoint_is_documented(schema: dict[str, Any]) -> None:
         "/v1/analytics/performance/{id}",
         "/v1/analytics/performance/{id}/series",
         "/v1/analytics/fleet",
+        "/v1/alerts",
     }
     assert schema["components"]["securitySchemes"]["ApiKey"]["name"] == "Authorization"
     body = schema["paths"]["/v1/telemetry"]["post"]["requestBody"]["content"]["application/json"]
@@ -107,6 +111,21 @@ def test_real_responses_match_the_schema(schema: dict[str, Any]) -> None:
     check(schema, fleet, "get", get(fleet, flagged="true"))
     check(schema, fleet, "get", get(fleet, page="0"))
     check(schema, fleet, "get", get(fleet, key=None))
+    HealthAlert.objects.create(
+        vehicle_id="VH001",
+        kind="alert",
+        verdict="leak",
+        previous="",
+        paired_efficiency=Decimal("0.7"),
+        baseline_efficiency=None,
+        window_start=T0,
+        window_end=T0 + timedelta(hours=24),
+        created_at=T0 + timedelta(hours=24),
+    )
+    check(schema, "/v1/alerts", "get", get("/v1/alerts"))
+    check(schema, "/v1/alerts", "get", get("/v1/alerts", state="open", vehicle="VH001"))
+    check(schema, "/v1/alerts", "get", get("/v1/alerts", state="shut"))
+    check(schema, "/v1/alerts", "get", get("/v1/alerts", key=device))
 
 
 def test_swagger_ui_is_served_from_our_own_static_files() -> None:

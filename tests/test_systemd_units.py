@@ -23,6 +23,8 @@ def test_every_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
         "fleet-partitions.service",
         "fleet-partitions.timer",
         "fleet-ingest-mqtt.service",
+        "fleet-health.service",
+        "fleet-health.timer",
     }
     for unit in UNITS:
         # The units name /srv/fleet and the user fleet, as installed; verify also checks that

@@ -311,6 +311,8 @@ EFFICIENCY_MIN_PAIRED_HOURS: int = env.int("EFFICIENCY_MIN_PAIRED_HOURS", defaul
 EFFICIENCY_DEGRADATION_POINTS: float = env.float("EFFICIENCY_DEGRADATION_POINTS", default=0.05)
 EFFICIENCY_BASELINE_DAYS: int = env.int("EFFICIENCY_BASELINE_DAYS", default=14)
 EFFICIENCY_BASELINE_MIN_DAYS: int = env.int("EFFICIENCY_BASELINE_MIN_DAYS", default=7)
+# The window manage.py evaluate_health judges every vehicle over, ending when it runs.
+HEALTH_WINDOW_HOURS: int = env.int("HEALTH_WINDOW_HOURS", default=24)
 if not 0 < EFFICIENCY_MIN_COVERAGE <= 1:
     raise environ.ImproperlyConfigured(
         "EFFICIENCY_MIN_COVERAGE must be above 0 and at most 1 (a share of expected readings)."
