@@ -23,6 +23,7 @@ from tests.analytics.conftest import Store
 from tests.analytics.test_health import charge
 from tests.factories import T0, make_key
 
+pytestmark = pytest.mark.citus
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
 
