@@ -3,18 +3,19 @@ vehicle's page (added on top of the device admin of the apps below)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from analytics import charts, services
-from analytics.models import HealthAlert
+from analytics.models import HealthAlert, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from analytics.params import parse_hour_window
 from analytics.selectors import fleet_efficiency, vehicle_performance, vehicle_series
 from fleet.plumbing.admin import replace_registration
@@ -141,3 +142,66 @@ class HealthAlertAdmin(admin.ModelAdmin):
         assert user_id is not None  # the admin serves signed-in staff only
         count = services.acknowledge_alerts(queryset.values_list("pk", flat=True), user_id=user_id)
         self.message_user(request, f"Acknowledged {count} alert(s).", messages.SUCCESS)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Where alerts go. Only http(s) URLs; the secret signs every body (README, "Alerts")."""
+
+    list_display = ("url", "description", "active", "created_at")
+    list_filter = ("active",)
+    fields = ("url", "secret", "description", "active")
+    # A URL typed without a scheme is taken as https (Django 6's default, chosen now).
+    formfield_overrides: ClassVar[dict[Any, dict[str, Any]]] = {
+        models.URLField: {"assume_scheme": "https"}
+    }
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ("at", "status", "error", "milliseconds")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The outbox, read-only: each alert's delivery to each endpoint, with every attempt."""
+
+    list_display = (
+        "created_at",
+        "alert",
+        "endpoint",
+        "attempts",
+        "last_status",
+        "delivered_at",
+        "next_attempt_at",
+        "given_up_at",
+    )
+    list_filter = (
+        ("delivered_at", admin.EmptyFieldListFilter),
+        ("given_up_at", admin.EmptyFieldListFilter),
+        "endpoint",
+    )
+    list_select_related = ("alert", "endpoint")
+    inlines = [WebhookAttemptInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="last status")
+    def last_status(self, obj: WebhookDelivery) -> str:
+        last = obj.tries.order_by("-at", "-id").first()
+        if last is None:
+            return "-"
+        return str(last.status) if last.status is not None else (last.error or "no answer")

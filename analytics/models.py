@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Now
 
 from fleet.registry.models import Vehicle
 
@@ -59,3 +64,78 @@ class HealthAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} {self.kind} {self.verdict} at {self.created_at.isoformat()}"
+
+
+def _http_url(value: str) -> None:
+    if urlsplit(value).scheme not in ("http", "https"):
+        raise ValidationError("Only http:// and https:// addresses can receive alerts.")
+
+
+class WebhookEndpoint(models.Model):
+    """Where alerts are delivered: an operator-configured URL and the secret that signs them."""
+
+    url = models.URLField(
+        max_length=500,
+        validators=[_http_url],
+        help_text="Alerts are POSTed here as JSON; redirects are not followed.",
+    )
+    secret = models.CharField(
+        max_length=200,
+        help_text="Signs each body: X-Fleet-Signature is sha256=<hex HMAC-SHA256 of the body>.",
+    )
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "analytics_webhook_endpoint"
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+
+class WebhookDelivery(models.Model):
+    """The outbox: one row per alert and endpoint, written in the alert's own transaction, so an
+    alert is never recorded without its deliveries. Its id is the X-Fleet-Delivery header that
+    receivers dedupe by (delivery is at least once)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    alert = models.ForeignKey(HealthAlert, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(null=True)  # None once delivered or given up
+    attempts = models.IntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True)
+    given_up_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "analytics_webhook_delivery"
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            # The sender's "what is due" scan: only pending rows have a next attempt.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_delivery_due_idx",
+                condition=models.Q(next_attempt_at__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert} to {self.endpoint}"
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="tries")
+    at = models.DateTimeField()
+    status = models.IntegerField(null=True)  # the HTTP status; None when no answer came
+    error = models.CharField(max_length=500, blank=True)
+    milliseconds = models.IntegerField()
+
+    class Meta:
+        db_table = "analytics_webhook_attempt"
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at.isoformat()}: {self.status or self.error}"

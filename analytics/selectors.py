@@ -164,23 +164,22 @@ def alerts_page(
     if state is not None:
         alerts = alerts.filter(acknowledged_at__isnull=state == "open")
     count = alerts.count()
-    rows = alerts[page.offset : page.offset + page.size]
-    return count, [
-        {
-            "id": alert.pk,
-            "vehicleId": alert.vehicle_id,
-            "kind": alert.kind,
-            "health": alert.verdict,
-            "previous": alert.previous or None,
-            "paired_efficiency": _share(alert.paired_efficiency),
-            "baseline_efficiency": _share(alert.baseline_efficiency),
-            "from": alert.window_start,
-            "to": alert.window_end,
-            "created_at": alert.created_at,
-            "acknowledged_at": alert.acknowledged_at,
-            "acknowledged_by": alert.acknowledged_by.get_username()
-            if alert.acknowledged_by
-            else None,
-        }
-        for alert in rows
-    ]
+    return count, [alert_item(alert) for alert in alerts[page.offset : page.offset + page.size]]
+
+
+def alert_item(alert: HealthAlert) -> dict[str, Any]:
+    """An alert as GET /v1/alerts and the webhook bodies show it."""
+    return {
+        "id": alert.pk,
+        "vehicleId": alert.vehicle_id,
+        "kind": alert.kind,
+        "health": alert.verdict,
+        "previous": alert.previous or None,
+        "paired_efficiency": _share(alert.paired_efficiency),
+        "baseline_efficiency": _share(alert.baseline_efficiency),
+        "from": alert.window_start,
+        "to": alert.window_end,
+        "created_at": alert.created_at,
+        "acknowledged_at": alert.acknowledged_at,
+        "acknowledged_by": alert.acknowledged_by.get_username() if alert.acknowledged_by else None,
+    }

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from analytics import health, queries, selectors
+from analytics import health, queries, selectors, webhooks
 from analytics.models import ALERTING, RECOVERED, HealthAlert, HealthState
 from fleet.registry.models import Vehicle
 
@@ -59,7 +59,7 @@ def record_verdict(
             kind = HealthAlert.Kind.RECOVERY
         else:
             return None  # a first verdict of ok: nothing to report
-        return HealthAlert.objects.create(
+        alert = HealthAlert.objects.create(
             vehicle_id=vehicle_id,
             kind=kind,
             verdict=verdict,
@@ -70,6 +70,8 @@ def record_verdict(
             window_end=end,
             created_at=now,
         )
+        webhooks.enqueue(alert, now)  # the outbox, in the alert's transaction
+        return alert
 
 
 def evaluate_health(

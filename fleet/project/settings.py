@@ -313,6 +313,10 @@ EFFICIENCY_BASELINE_DAYS: int = env.int("EFFICIENCY_BASELINE_DAYS", default=14)
 EFFICIENCY_BASELINE_MIN_DAYS: int = env.int("EFFICIENCY_BASELINE_MIN_DAYS", default=7)
 # The window manage.py evaluate_health judges every vehicle over, ending when it runs.
 HEALTH_WINDOW_HOURS: int = env.int("HEALTH_WINDOW_HOURS", default=24)
+# Alert delivery to webhooks (analytics.webhooks): how long one request may take, and how long a
+# receiver that is down is retried for (exponential backoff from 1 minute, capped at an hour).
+WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_RETRY_HOURS: int = env.int("WEBHOOK_RETRY_HOURS", default=24)
 if not 0 < EFFICIENCY_MIN_COVERAGE <= 1:
     raise environ.ImproperlyConfigured(
         "EFFICIENCY_MIN_COVERAGE must be above 0 and at most 1 (a share of expected readings)."

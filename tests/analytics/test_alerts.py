@@ -108,6 +108,7 @@ def test_the_command_reports_what_it_recorded(store: Store, clock: Any) -> None:
     assert out.getvalue().splitlines() == [
         "alert: VH1 is leak (was -)",
         "health: 1 vehicles evaluated, 1 alerts, 0 recoveries",
+        "webhooks: 0 delivered, 0 failed (retried later), 0 given up",
     ]
 
 
