@@ -97,6 +97,10 @@ def test_the_vehicle_page_shows_its_mapping_history_and_hourly_chart(staff_clien
     assert page.index("MT2") < page.index("MT1")  # newest first
     assert 'class="hourly-chart"' in page
     assert "DC 3.500 kWh" in page
+    # One DC reading and no meter reading in a day: nothing paired, no baseline yet.
+    health = page.split('id="vehicle-health"', 1)[1].split("</p>", 1)[0]
+    assert '<strong class="health-insufficient_data">insufficient_data</strong>' in health
+    assert "over 0 hours" in health and "baseline — (fewer than the days needed)" in health
 
 
 def test_creating_a_mapping_in_the_admin_remaps_and_is_logged(
@@ -448,3 +452,4 @@ def test_the_api_key_pages_name_a_key_by_its_prefix_never_by_its_hash(
     )
     assert ApiKey.objects.get().revoked is True
     assert LogEntry.objects.filter(object_id=key.prefix).count() == 2
+
