@@ -139,22 +139,3 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at.isoformat()}: {self.status or self.error}"
-
-
-class VehicleBaseline(models.Model):
-    """Each vehicle's baseline efficiency as of its last evaluation (evaluate_health): the fleet
-    view reads it, since 14 days of hourly roll-ups for every vehicle are too much to read per
-    request. The per-vehicle endpoint computes its own, for its own window."""
-
-    vehicle = models.OneToOneField(
-        Vehicle, primary_key=True, on_delete=models.CASCADE, related_name="baseline"
-    )
-    efficiency = models.DecimalField(max_digits=20, decimal_places=12, null=True)
-    first_day = models.DateTimeField()  # the baseline covers the days before this one
-    computed_at = models.DateTimeField()
-
-    class Meta:
-        db_table = "analytics_vehicle_baseline"
-
-    def __str__(self) -> str:
-        return f"{self.vehicle_id}: {self.efficiency}"

@@ -97,30 +97,11 @@ def parse_hour_window(params: Mapping[str, str], now: datetime) -> Window:
     return Window(end - (window.end - window.start), end)
 
 
-HEALTH_VERDICTS = ("ok", "leak", "degraded", "insufficient_data", "no_meter")
-
-
 @dataclass(frozen=True)
 class FleetQuery:
     window: Window
     flagged_only: bool
     page: PageRequest
-    health: list[str] | None = None  # only vehicles with these verdicts
-
-
-def _health_filter(params: Mapping[str, str]) -> list[str] | None:
-    if "health" not in params:
-        return None
-    wanted = [v.strip() for v in params["health"].split(",") if v.strip()]
-    unknown = [v for v in wanted if v not in HEALTH_VERDICTS]
-    if not wanted or unknown:
-        raise ApiError(
-            400,
-            "'health' is a comma list of "
-            + ", ".join(HEALTH_VERDICTS)
-            + (f"; not {', '.join(repr(v) for v in unknown)}." if unknown else "."),
-        )
-    return wanted
 
 
 def parse_fleet_query(params: Mapping[str, str], now: datetime) -> FleetQuery:
@@ -130,7 +111,7 @@ def parse_fleet_query(params: Mapping[str, str], now: datetime) -> FleetQuery:
     if flagged not in ("true", "false", "1", "0"):
         raise ApiError(400, "'flagged' must be true or false.")
     page = PageRequest.from_query(params, default_size=DEFAULT_PAGE_SIZE, max_size=MAX_PAGE_SIZE)
-    return FleetQuery(window, flagged in ("true", "1"), page, _health_filter(params))
+    return FleetQuery(window, flagged in ("true", "1"), page)
 
 
 def parse_series_query(params: Mapping[str, str], now: datetime) -> Window:

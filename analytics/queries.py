@@ -13,11 +13,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from psycopg import sql
 
-from analytics.models import VehicleBaseline
 from fleet.plumbing import citus
 from fleet.plumbing.sql import identifier
 from fleet.registry.models import Vehicle, VehicleMeterMap
@@ -34,7 +32,6 @@ def _tables() -> dict[str, sql.Identifier]:
         "mh": identifier(MeterHourly),
         "map": identifier(VehicleMeterMap),
         "vehicle": identifier(Vehicle),
-        "baseline": identifier(VehicleBaseline),
     }
 
 
@@ -252,47 +249,6 @@ _FLEET = (
         SELECT vehicle_id, sum(kwh), sum(readings) FROM ac_hours GROUP BY vehicle_id
     ),
     dc AS (SELECT id AS vehicle_id, kwh, n, temp FROM sums WHERE dc_side),
-    -- Paired hours (analytics.health holds the same rules for one vehicle, and
-    -- tests/analytics/test_fleet_health.py checks that the two agree on every vehicle). An hour
-    -- pairs when the vehicle has EFFICIENCY_MIN_COVERAGE of its expected readings and so has
-    -- the meter side over the time a meter was mapped in it. A whole-window span pairs its
-    -- meter's hours with the vehicle's directly; the other spans go through their per-hour AC
-    -- (ac_hours, exact at the map's boundaries) and their mapped seconds in each hour.
-    paired_whole AS (
-        SELECT w.vehicle_id, count(*) AS hours, sum(v.kwh_dc) AS dc, sum(h.kwh_ac) AS ac
-        FROM whole w
-        JOIN {mh} h ON h.meter_id = w.meter_id AND h.hour >= %(s)s AND h.hour < %(e)s
-        JOIN {vh} v ON v.vehicle_id = w.vehicle_id AND v.hour = h.hour
-        WHERE h.readings * %(interval)s >= %(min_cov)s * 3600
-            AND v.readings * %(interval)s >= %(min_cov)s * 3600
-        GROUP BY w.vehicle_id
-    ),
-    part_hours AS (
-        SELECT vehicle_id, hour, sum(mapped) AS mapped, sum(kwh) AS ac, sum(n) AS ac_n FROM (
-            SELECT p.vehicle_id, g.hour,
-                extract(epoch FROM least(g.hour + interval '1 hour', p.e) - greatest(g.hour, p.s))
-                    AS mapped,
-                0 AS kwh, 0 AS n
-            FROM spans p, generate_series(
-                date_trunc('hour', p.s), p.e - interval '1 microsecond', interval '1 hour'
-            ) AS g(hour)
-            WHERE NOT (p.s = %(s)s AND p.e = %(e)s)
-            UNION ALL
-            SELECT vehicle_id, hour, 0, kwh, readings FROM ac_hours
-        ) parts
-        GROUP BY vehicle_id, hour
-    ),
-    paired_part AS (
-        SELECT p.vehicle_id, count(*) AS hours, sum(v.kwh_dc) AS dc, sum(p.ac) AS ac
-        FROM part_hours p JOIN {vh} v ON v.vehicle_id = p.vehicle_id AND v.hour = p.hour
-        WHERE p.mapped > 0 AND v.readings * %(interval)s >= %(min_cov)s * 3600
-            AND p.ac_n * %(interval)s >= %(min_cov)s * p.mapped
-        GROUP BY p.vehicle_id
-    ),
-    paired AS (SELECT * FROM paired_whole UNION ALL SELECT * FROM paired_part),
-    mapped AS (
-        SELECT vehicle_id, sum(extract(epoch FROM e - s)) AS seconds FROM spans GROUP BY vehicle_id
-    ),
     -- A FULL join: a vehicle whose meter drew AC while the vehicle reported no DC is the worst
     -- leak there is (efficiency 0), not a vehicle to leave out.
     rated AS (
@@ -302,41 +258,14 @@ _FLEET = (
             CASE WHEN ac.ac > 0 THEN coalesce(dc.kwh, 0) / ac.ac END AS ratio
         FROM dc FULL JOIN ac ON ac.vehicle_id = dc.vehicle_id
         WHERE dc.vehicle_id IS NOT NULL OR ac.n > 0
-    ),
-    covered AS (
-        SELECT r.*,
-            least(1, r.dc_n::numeric * %(interval)s / %(window_seconds)s) AS vehicle_coverage,
-            CASE WHEN mp.seconds > 0 THEN least(1, r.ac_n::numeric * %(interval)s / mp.seconds)
-            END AS meter_coverage,
-            coalesce(pr.hours, 0) AS paired_hours, coalesce(pr.dc, 0) AS paired_dc,
-            coalesce(pr.ac, 0) AS paired_ac,
-            CASE WHEN pr.ac > 0 THEN pr.dc / pr.ac END AS paired_ratio,
-            b.efficiency AS baseline
-        FROM rated r
-        LEFT JOIN mapped mp ON mp.vehicle_id = r.vehicle_id
-        LEFT JOIN paired pr ON pr.vehicle_id = r.vehicle_id
-        LEFT JOIN {baseline} b ON b.vehicle_id = r.vehicle_id
-    ),
-    judged AS (
-        SELECT *, CASE
-            WHEN meter_coverage IS NULL THEN 'no_meter'
-            WHEN paired_hours < %(min_hours)s OR paired_ratio IS NULL THEN 'insufficient_data'
-            WHEN paired_ratio < %(threshold)s THEN 'leak'
-            WHEN baseline IS NOT NULL AND paired_ratio <= baseline - %(points)s THEN 'degraded'
-            ELSE 'ok'
-        END AS health
-        FROM covered
     )
     -- The two counts come with the page (window aggregates run before LIMIT), so a page needs
     -- one pass, not a second one to count.
-    SELECT vehicle_id, dc, ac, dc_n, ac_n, avg_temp, ratio, vehicle_coverage, meter_coverage,
-        paired_hours, paired_dc, paired_ac, baseline, health, count(*) OVER () AS total,
+    SELECT vehicle_id, dc, ac, dc_n, ac_n, avg_temp, ratio, count(*) OVER () AS total,
         count(*) FILTER (WHERE ratio < %(threshold)s) OVER () AS flagged
-    FROM judged
-    WHERE (NOT %(flagged_only)s OR ratio < %(threshold)s)
-        AND (%(health)s::text[] IS NULL OR health = ANY(%(health)s::text[]))
-    ORDER BY CASE health WHEN 'leak' THEN 0 WHEN 'degraded' THEN 1 ELSE 2 END,
-        paired_ratio ASC NULLS LAST, ratio ASC NULLS LAST, vehicle_id
+    FROM rated
+    WHERE NOT %(flagged_only)s OR ratio < %(threshold)s
+    ORDER BY ratio ASC NULLS LAST, vehicle_id
     LIMIT %(limit)s OFFSET %(offset)s
 """
 )
@@ -351,13 +280,6 @@ class FleetRow:
     meter_readings: int
     avg_battery_temp: float | None
     ratio: Decimal | None
-    vehicle_coverage: Decimal
-    meter_coverage: Decimal | None
-    paired_hours: int
-    paired_dc: Decimal
-    paired_ac: Decimal
-    baseline: Decimal | None  # as of the vehicle's last evaluation (VehicleBaseline)
-    health: str
 
 
 @dataclass(frozen=True)
@@ -374,35 +296,21 @@ def fleet_page(
     flagged_only: bool,
     limit: int,
     offset: int,
-    health: list[str] | None = None,
 ) -> tuple[FleetCounts, list[FleetRow]]:
-    """(counts, one page of vehicles) for whole-hour [start, end): leaks, then degraded, then
-    the rest, each by paired efficiency (worst first)."""
+    """(counts, one page of vehicles) for whole-hour [start, end), worst first."""
     params = {
         "s": start,
         "e": end,
         "threshold": Decimal(str(threshold)),
         "flagged_only": flagged_only,
-        "health": health,
         "limit": limit,
         "offset": offset,
-        "interval": settings.TELEMETRY_READING_INTERVAL_SECONDS,
-        "window_seconds": int((end - start).total_seconds()),
-        "min_cov": Decimal(str(settings.EFFICIENCY_MIN_COVERAGE)),
-        "min_hours": settings.EFFICIENCY_MIN_PAIRED_HOURS,
-        "points": Decimal(str(settings.EFFICIENCY_DEGRADATION_POINTS)),
     }
     rows = _run(_FLEET, params)
     if not rows and offset:
         # A page past the end still reports how many there are.
         counts, _ = fleet_page(
-            start,
-            end,
-            threshold=threshold,
-            flagged_only=flagged_only,
-            limit=1,
-            offset=0,
-            health=health,
+            start, end, threshold=threshold, flagged_only=flagged_only, limit=1, offset=0
         )
         return counts, []
     if not rows:

@@ -110,15 +110,8 @@ class FleetPage:
     results: list[dict[str, Any]]
 
 
-def fleet_efficiency(
-    window: Window,
-    *,
-    flagged_only: bool,
-    page: PageRequest,
-    health_in: list[str] | None = None,
-) -> FleetPage:
-    """Every vehicle with readings in the (whole-hour) window: leaks, then degraded, then the
-    rest, each by paired efficiency (worst first)."""
+def fleet_efficiency(window: Window, *, flagged_only: bool, page: PageRequest) -> FleetPage:
+    """Every vehicle with readings in the (whole-hour) window, worst efficiency first."""
     threshold = settings.EFFICIENCY_ALERT_THRESHOLD
     counts, rows = queries.fleet_page(
         window.start,
@@ -127,20 +120,11 @@ def fleet_efficiency(
         flagged_only=flagged_only,
         limit=page.size,
         offset=page.offset,
-        health=health_in,
     )
     results = []
     for row in rows:
-        assessed = health.Health(
-            vehicle_coverage=row.vehicle_coverage,
-            meter_coverage=row.meter_coverage,
-            paired=health.Paired(row.paired_hours, row.paired_dc, row.paired_ac),
-            baseline=row.baseline,
-            verdict=row.health,
-        )
         results.append(
             {
-                **_health_fields(assessed),
                 "vehicleId": row.vehicle_id,
                 "total_dc": _kwh(row.total_dc),
                 "total_ac": _kwh(row.total_ac),

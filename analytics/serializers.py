@@ -61,7 +61,7 @@ class PerformanceSerializer(HealthFieldsSerializer):
 PerformanceSerializer._declared_fields["from"] = serializers.DateTimeField()
 
 
-class FleetRowSerializer(HealthFieldsSerializer):
+class FleetRowSerializer(serializers.Serializer):
     vehicleId = serializers.CharField()
     total_dc = serializers.FloatField()
     total_ac = serializers.FloatField()
