@@ -452,4 +452,3 @@ def test_the_api_key_pages_name_a_key_by_its_prefix_never_by_its_hash(
     )
     assert ApiKey.objects.get().revoked is True
     assert LogEntry.objects.filter(object_id=key.prefix).count() == 2
-
