@@ -93,8 +93,21 @@ def fleet_health(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "admin/fleet_health.html", context)
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """A record the system writes and operators read: no adding, editing or deleting."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(HealthAlert)
-class HealthAlertAdmin(admin.ModelAdmin):
+class HealthAlertAdmin(RecordAdmin):
     """Alerts and recoveries recorded by evaluate_health; operators acknowledge them. Kept, not
     deleted: they are the record of what the fleet went through."""
 
@@ -113,15 +126,6 @@ class HealthAlertAdmin(admin.ModelAdmin):
     search_fields = ("vehicle__id",)
     list_select_related = ("acknowledged_by",)
     actions = ["acknowledge"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -169,7 +173,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(RecordAdmin):
     """The outbox, read-only: each alert's delivery to each endpoint, with every attempt."""
 
     list_display = (
@@ -189,15 +193,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     )
     list_select_related = ("alert", "endpoint")
     inlines = [WebhookAttemptInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="last status")
     def last_status(self, obj: WebhookDelivery) -> str:

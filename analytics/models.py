@@ -10,12 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Now
 
+from analytics import health
 from fleet.registry.models import Vehicle
 
 # Verdicts an operator acts on, and the one that ends them. insufficient_data and no_meter say
 # nothing about the charger, so they neither raise nor end an alert.
-ALERTING = ("leak", "degraded")
-RECOVERED = "ok"
+ALERTING = (health.LEAK, health.DEGRADED)
+RECOVERED = health.OK
 
 
 class HealthState(models.Model):

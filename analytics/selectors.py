@@ -68,7 +68,7 @@ def vehicle_performance(vehicle_id: str, window: Window) -> dict[str, Any]:
     }
 
 
-def _share(value: Decimal | None) -> float | None:
+def _four_places(value: Decimal | None) -> float | None:
     if value is None:
         return None
     return float(value.quantize(EFFICIENCY_PLACES, rounding=ROUND_HALF_EVEN))
@@ -89,8 +89,8 @@ def _health_fields(assessed: health.Health) -> dict[str, Any]:
     both = assessed.paired
     return {
         "coverage": {
-            "vehicle": _share(assessed.vehicle_coverage),
-            "meter": _share(assessed.meter_coverage),
+            "vehicle": _four_places(assessed.vehicle_coverage),
+            "meter": _four_places(assessed.meter_coverage),
         },
         "paired": {
             "hours": both.hours,
@@ -98,7 +98,7 @@ def _health_fields(assessed: health.Health) -> dict[str, Any]:
             "total_ac": _kwh(both.ac),
             "efficiency": efficiency(both.dc, both.ac),
         },
-        "baseline_efficiency": _share(assessed.baseline),
+        "baseline_efficiency": _four_places(assessed.baseline),
         "health": assessed.verdict,
     }
 
@@ -175,8 +175,8 @@ def alert_item(alert: HealthAlert) -> dict[str, Any]:
         "kind": alert.kind,
         "health": alert.verdict,
         "previous": alert.previous or None,
-        "paired_efficiency": _share(alert.paired_efficiency),
-        "baseline_efficiency": _share(alert.baseline_efficiency),
+        "paired_efficiency": _four_places(alert.paired_efficiency),
+        "baseline_efficiency": _four_places(alert.baseline_efficiency),
         "from": alert.window_start,
         "to": alert.window_end,
         "created_at": alert.created_at,

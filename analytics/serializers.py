@@ -6,6 +6,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from analytics import health
+from analytics.models import ALERTING, RECOVERED
 from analytics.params import MAX_HOURS
 
 
@@ -37,9 +39,7 @@ class HealthFieldsSerializer(serializers.Serializer):
         allow_null=True,
         help_text="median daily paired efficiency of the days before; null with too few",
     )
-    health = serializers.ChoiceField(
-        choices=["ok", "leak", "degraded", "insufficient_data", "no_meter"]
-    )
+    health = serializers.ChoiceField(choices=list(health.VERDICTS))
 
 
 class PerformanceSerializer(HealthFieldsSerializer):
@@ -123,7 +123,7 @@ class AlertSerializer(serializers.Serializer):
     vehicleId = serializers.CharField()
     kind = serializers.ChoiceField(choices=["alert", "recovery"])
     health = serializers.ChoiceField(
-        choices=["leak", "degraded", "ok"], help_text="the verdict the vehicle changed to"
+        choices=[*ALERTING, RECOVERED], help_text="the verdict the vehicle changed to"
     )
     previous = serializers.CharField(allow_null=True, help_text="its verdict before; null at first")
     paired_efficiency = serializers.FloatField(allow_null=True)

@@ -14,7 +14,6 @@ from typing import Literal
 
 from django.conf import settings
 from django.db import connection
-from psycopg import sql
 
 Layout = Literal["single", "distributed"]
 LAYOUTS: tuple[Layout, ...] = ("single", "distributed")
@@ -91,12 +90,12 @@ def create_distributed_table(
 
 
 def _table_is_distributed(table: str) -> bool:
-    query = sql.SQL(
-        "SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = {t}::regclass "
+    query = (
+        "SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = %s::regclass "
         "AND partmethod = 'h')"
-    ).format(t=sql.Literal(table))
+    )
     with connection.cursor() as cursor:
-        cursor.execute(query)
+        cursor.execute(query, [table])
         return bool(cursor.fetchone()[0])
 
 
