@@ -26,10 +26,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from analytics.queries import HourRow, Span
+if TYPE_CHECKING:  # analytics.models imports the verdict names from here
+    from analytics.queries import HourRow, Span
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -72,31 +74,54 @@ def _hours_of(start: datetime, end: datetime) -> Iterator[tuple[datetime, dateti
         hour += HOUR
 
 
-def _mapped_seconds(spans: Iterable[Span], start: datetime, end: datetime) -> float:
+def _seconds(delta: timedelta) -> Decimal:
+    """Exact seconds (timedelta.total_seconds() is a float)."""
+    return Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds) / 1_000_000
+
+
+def _mapped_seconds(spans: Iterable[Span], start: datetime, end: datetime) -> Decimal:
     return sum(
-        max(0.0, (min(span.end, end) - max(span.start, start)).total_seconds()) for span in spans
+        (max(Decimal(0), _seconds(min(span.end, end) - max(span.start, start))) for span in spans),
+        Decimal(0),
     )
 
 
-def _share(readings: int, seconds: float) -> Decimal:
+def _share(readings: int, seconds: Decimal) -> Decimal:
     """Readings against those expected in `seconds`, capped at 1 (a device that reports more
     often than the interval is fully covered, not more)."""
-    expected = Decimal(seconds) / settings.TELEMETRY_READING_INTERVAL_SECONDS
+    expected = seconds / settings.TELEMETRY_READING_INTERVAL_SECONDS
     return min(Decimal(1), Decimal(readings) / expected)
+
+
+def coverage(
+    vehicle_readings: int, meter_readings: int, start: datetime, end: datetime, mapped: Decimal
+) -> tuple[Decimal, Decimal | None]:
+    """Each side's share of its expected readings over [start, end); the meter's over the
+    `mapped` seconds only, None when no meter was mapped."""
+    vehicle = _share(vehicle_readings, _seconds(end - start))
+    return vehicle, (_share(meter_readings, mapped) if mapped else None)
+
+
+def covered(readings: int, seconds: Decimal) -> bool:
+    """Whether `readings` are at least EFFICIENCY_MIN_COVERAGE of those expected in `seconds`.
+    Compared as readings x interval >= share x seconds, without a division, so that the fleet
+    statement (analytics.queries._FLEET) decides every hour exactly as this does."""
+    floor = Decimal(str(settings.EFFICIENCY_MIN_COVERAGE))
+    return readings * settings.TELEMETRY_READING_INTERVAL_SECONDS >= floor * seconds
 
 
 def paired(hours: list[HourRow], spans: list[Span], start: datetime, end: datetime) -> Paired:
     """The hours of [start, end) with both sides covered, and their DC and AC totals."""
     by_hour = {row.hour: row for row in hours}
-    floor = Decimal(str(settings.EFFICIENCY_MIN_COVERAGE))
     count, dc, ac = 0, Decimal(0), Decimal(0)
     for hour, part_start, part_end in _hours_of(start, end):
         row = by_hour.get(hour)
         mapped = _mapped_seconds(spans, part_start, part_end)
         if row is None or not mapped:
             continue
-        seconds = (part_end - part_start).total_seconds()
-        if _share(row.dc_readings, seconds) >= floor and _share(row.ac_readings, mapped) >= floor:
+        if covered(row.dc_readings, _seconds(part_end - part_start)) and covered(
+            row.ac_readings, mapped
+        ):
             count += 1
             dc += row.dc
             ac += row.ac
@@ -133,27 +158,29 @@ def assess(
     end: datetime,
     baseline_efficiency: Decimal | None,
 ) -> Health:
-    window_seconds = (end - start).total_seconds()
     mapped = _mapped_seconds(spans, start, end)
     vehicle_readings = sum(row.dc_readings for row in hours)
     meter_readings = sum(row.ac_readings for row in hours)
     both = paired(hours, spans, start, end)
-    ratio = both.ratio
+    # Ratios compared as products (dc < x * ac), exactly as the fleet statement compares them.
+    threshold = Decimal(str(settings.EFFICIENCY_ALERT_THRESHOLD))
+    points = Decimal(str(settings.EFFICIENCY_DEGRADATION_POINTS))
     if not mapped:
         verdict = NO_METER
-    elif both.hours < settings.EFFICIENCY_MIN_PAIRED_HOURS or ratio is None:
+    elif both.hours < settings.EFFICIENCY_MIN_PAIRED_HOURS or not both.ac > 0:
         verdict = INSUFFICIENT
-    elif ratio < Decimal(str(settings.EFFICIENCY_ALERT_THRESHOLD)):
+    elif both.dc < threshold * both.ac:
         verdict = LEAK
-    elif baseline_efficiency is not None and ratio <= baseline_efficiency - Decimal(
-        str(settings.EFFICIENCY_DEGRADATION_POINTS)
-    ):
+    elif baseline_efficiency is not None and both.dc <= (baseline_efficiency - points) * both.ac:
         verdict = DEGRADED
     else:
         verdict = OK
+    vehicle_coverage, meter_coverage = coverage(
+        vehicle_readings, meter_readings, start, end, mapped
+    )
     return Health(
-        vehicle_coverage=_share(vehicle_readings, window_seconds),
-        meter_coverage=_share(meter_readings, mapped) if mapped else None,
+        vehicle_coverage=vehicle_coverage,
+        meter_coverage=meter_coverage,
         paired=both,
         baseline=baseline_efficiency,
         verdict=verdict,
