@@ -53,7 +53,13 @@ class VehicleEnergyAdmin(VehicleStatusAdmin):
             extra_context["hourly_chart"] = charts.hourly_energy(
                 [(timezone.localtime(row["hour"]), row["dc"], row["ac"]) for row in series]
             )
-            extra_context["hourly_totals"] = vehicle_performance(object_id, window)
+            totals = vehicle_performance(object_id, window)
+            extra_context["hourly_totals"] = totals
+            extra_context["efficiency_chart"] = charts.hourly_efficiency(
+                [(timezone.localtime(row["hour"]), row["efficiency"]) for row in series],
+                totals["baseline_efficiency"],
+                settings.EFFICIENCY_ALERT_THRESHOLD,
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -61,7 +67,8 @@ replace_registration(Vehicle, VehicleEnergyAdmin)
 
 
 def fleet_health(request: HttpRequest) -> HttpResponse:
-    """Every vehicle's efficiency over the last 24 hours (roll-ups), flagged ones first."""
+    """Every vehicle's health over the last 24 hours (roll-ups): leaks, then degraded, then the
+    rest, with paired efficiency, baseline and coverage."""
     window = parse_hour_window(LAST_DAY, timezone.now())
     try:
         page = PageRequest.from_query(
@@ -84,6 +91,7 @@ def fleet_health(request: HttpRequest) -> HttpResponse:
         "count": result.count,
         "flagged_count": result.flagged,
         "threshold": threshold,
+        "min_coverage_percent": round(settings.EFFICIENCY_MIN_COVERAGE * 100),
         "window": window,
         # The window runs to the end of the current hour's bucket; what has happened is "now".
         "now": timezone.now(),

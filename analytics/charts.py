@@ -124,3 +124,64 @@ def hourly_energy(
     )
     parts.append("</svg>")
     return mark_safe("".join(parts))
+
+
+def hourly_efficiency(
+    hours: Sequence[tuple[datetime, float | None]],
+    baseline: float | None,
+    threshold: float,
+    width: int = 720,
+    height: int = 160,
+) -> SafeString:
+    """Efficiency per hour (dots; none for an hour without AC) against the vehicle's baseline
+    (dashed blue) and the alert threshold (dashed red), on a 0-1.2 scale."""
+    left, bottom, top = 46, 34, 14
+    n = max(1, len(hours))
+    slot = (width - left - 10) / n
+    plot = height - bottom - top
+
+    def y(value: float) -> float:
+        return height - bottom - min(max(value, 0.0), 1.2) / 1.2 * plot
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'role="img" aria-label="Efficiency per hour against the baseline" '
+        'class="efficiency-chart">',
+        "<style>text{font:10px sans-serif;fill:#333}.dot{fill:#417690}"
+        ".bad{fill:#ba2121}.base{fill:#2a6ebb}</style>",
+        '<text x="4" y="10">efficiency (DC / AC) per hour</text>',
+    ]
+    for tick in (0.0, 0.4, 0.8, 1.2):
+        gy = y(tick)
+        parts.append(
+            f'<line x1="{left}" y1="{gy:.1f}" x2="{width - 10}" y2="{gy:.1f}" stroke="#e5e5e5"/>'
+        )
+        parts.append(f'<text x="{left - 4}" y="{gy + 3:.1f}" text-anchor="end">{tick:g}</text>')
+    for value, css, name in ((threshold, "bad", "threshold"), (baseline, "base", "baseline")):
+        if value is None:
+            continue
+        stroke = "#ba2121" if css == "bad" else "#2a6ebb"
+        parts.append(
+            f'<line x1="{left}" y1="{y(value):.1f}" x2="{width - 10}" y2="{y(value):.1f}" '
+            f'stroke="{stroke}" stroke-dasharray="4 3" class="{name}-line"/>'
+        )
+        parts.append(
+            f'<text x="{width - 12}" y="{y(value) - 3:.1f}" text-anchor="end" class="{css}">'
+            f"{name} {value:.4f}</text>"
+        )
+    for i, (hour, value) in enumerate(hours):
+        cx = left + (i + 0.5) * slot
+        if value is not None:
+            css = "bad" if value < threshold else "dot"
+            parts.append(
+                f'<circle cx="{cx:.1f}" cy="{y(value):.1f}" r="3" class="{css}">'
+                f"<title>{hour:%H:00} {value:.4f}</title></circle>"
+            )
+        if i % max(1, n // 8) == 0:
+            parts.append(f'<text x="{cx - 12:.1f}" y="{height - 20}">{hour:%d %H:00}</text>')
+    parts.append(
+        f'<text x="{left + (width - left - 10) / 2:.1f}" y="{height - 4}" '
+        f'text-anchor="middle">hour starting ({_zone([(h, 0.0, 0.0) for h, _ in hours])})</text>'
+    )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))

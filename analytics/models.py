@@ -17,6 +17,7 @@ from fleet.registry.models import Vehicle
 # nothing about the charger, so they neither raise nor end an alert.
 ALERTING = (health.LEAK, health.DEGRADED)
 RECOVERED = health.OK
+ALERT_VERDICTS = (*ALERTING, RECOVERED)  # what an alert or recovery can change a vehicle to
 
 
 class HealthState(models.Model):
@@ -140,3 +141,27 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at.isoformat()}: {self.status or self.error}"
+
+
+class VehicleBaseline(models.Model):
+    """A vehicle's baseline efficiency for windows that start on `first_day`, as evaluate_health
+    last computed it: the fleet view reads these, since 14 days of hourly roll-ups for every
+    vehicle are too much to read per request. The per-vehicle endpoint computes its own.
+
+    One row per vehicle and day (not one per vehicle), so a fleet view of an earlier window uses
+    the baseline of that window's first day, not today's."""
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="baselines")
+    first_day = models.DateTimeField()  # the baseline covers the days before this one (UTC)
+    efficiency = models.DecimalField(max_digits=20, decimal_places=12, null=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "analytics_vehicle_baseline"
+        # The fleet statement reads one day's rows by first_day; a vehicle's rows by vehicle.
+        constraints = [
+            models.UniqueConstraint(fields=["first_day", "vehicle"], name="baseline_one_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} from {self.first_day:%Y-%m-%d}: {self.efficiency}"

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from analytics.health import VERDICTS
 from fleet.plumbing.errors import ApiError
 from fleet.plumbing.pagination import PageRequest
 from fleet.registry import paths
@@ -102,6 +103,22 @@ class FleetQuery:
     window: Window
     flagged_only: bool
     page: PageRequest
+    health: list[str] | None = None  # only vehicles with these verdicts
+
+
+def _health_filter(params: Mapping[str, str]) -> list[str] | None:
+    if "health" not in params:
+        return None
+    wanted = [v.strip() for v in params["health"].split(",") if v.strip()]
+    unknown = [v for v in wanted if v not in VERDICTS]
+    if not wanted or unknown:
+        raise ApiError(
+            400,
+            "'health' is a comma list of "
+            + ", ".join(VERDICTS)
+            + (f"; not {', '.join(repr(v) for v in unknown)}." if unknown else "."),
+        )
+    return wanted
 
 
 def parse_fleet_query(params: Mapping[str, str], now: datetime) -> FleetQuery:
@@ -111,7 +128,7 @@ def parse_fleet_query(params: Mapping[str, str], now: datetime) -> FleetQuery:
     if flagged not in ("true", "false", "1", "0"):
         raise ApiError(400, "'flagged' must be true or false.")
     page = PageRequest.from_query(params, default_size=DEFAULT_PAGE_SIZE, max_size=MAX_PAGE_SIZE)
-    return FleetQuery(window, flagged in ("true", "1"), page)
+    return FleetQuery(window, flagged in ("true", "1"), page, _health_filter(params))
 
 
 def parse_series_query(params: Mapping[str, str], now: datetime) -> Window:

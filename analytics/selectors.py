@@ -110,8 +110,15 @@ class FleetPage:
     results: list[dict[str, Any]]
 
 
-def fleet_efficiency(window: Window, *, flagged_only: bool, page: PageRequest) -> FleetPage:
-    """Every vehicle with readings in the (whole-hour) window, worst efficiency first."""
+def fleet_efficiency(
+    window: Window,
+    *,
+    flagged_only: bool,
+    page: PageRequest,
+    health_in: list[str] | None = None,
+) -> FleetPage:
+    """Every vehicle with readings in the (whole-hour) window: leaks, then degraded, then the
+    rest, each by paired efficiency (worst first)."""
     threshold = settings.EFFICIENCY_ALERT_THRESHOLD
     counts, rows = queries.fleet_page(
         window.start,
@@ -120,11 +127,24 @@ def fleet_efficiency(window: Window, *, flagged_only: bool, page: PageRequest) -
         flagged_only=flagged_only,
         limit=page.size,
         offset=page.offset,
+        health=health_in,
+        baseline_day=health.baseline_window(window.start)[1],
     )
     results = []
     for row in rows:
+        vehicle_coverage, meter_coverage = health.coverage(
+            row.vehicle_readings, row.meter_readings, window.start, window.end, row.mapped_seconds
+        )
+        assessed = health.Health(
+            vehicle_coverage=vehicle_coverage,
+            meter_coverage=meter_coverage,
+            paired=health.Paired(row.paired_hours, row.paired_dc, row.paired_ac),
+            baseline=row.baseline,
+            verdict=row.health,
+        )
         results.append(
             {
+                **_health_fields(assessed),
                 "vehicleId": row.vehicle_id,
                 "total_dc": _kwh(row.total_dc),
                 "total_ac": _kwh(row.total_ac),

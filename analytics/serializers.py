@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from analytics import health
-from analytics.models import ALERTING, RECOVERED
+from analytics.models import ALERT_VERDICTS
 from analytics.params import MAX_HOURS
 
 
@@ -61,7 +61,7 @@ class PerformanceSerializer(HealthFieldsSerializer):
 PerformanceSerializer._declared_fields["from"] = serializers.DateTimeField()
 
 
-class FleetRowSerializer(serializers.Serializer):
+class FleetRowSerializer(HealthFieldsSerializer):
     vehicleId = serializers.CharField()
     total_dc = serializers.FloatField()
     total_ac = serializers.FloatField()
@@ -123,7 +123,7 @@ class AlertSerializer(serializers.Serializer):
     vehicleId = serializers.CharField()
     kind = serializers.ChoiceField(choices=["alert", "recovery"])
     health = serializers.ChoiceField(
-        choices=[*ALERTING, RECOVERED], help_text="the verdict the vehicle changed to"
+        choices=list(ALERT_VERDICTS), help_text="the verdict the vehicle changed to"
     )
     previous = serializers.CharField(allow_null=True, help_text="its verdict before; null at first")
     paired_efficiency = serializers.FloatField(allow_null=True)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from analytics import health, queries, selectors, webhooks
-from analytics.models import ALERTING, RECOVERED, HealthAlert, HealthState
+from analytics.models import ALERTING, RECOVERED, HealthAlert, HealthState, VehicleBaseline
 from fleet.registry.models import Vehicle
 
 DECISIVE = (*ALERTING, RECOVERED)
@@ -94,8 +94,15 @@ def evaluate_health(
         else list(Vehicle.objects.order_by("id").values_list("id", flat=True))
     )
     report = EvaluationReport()
+    first_day = health.baseline_window(start)[1]
     for n, vehicle_id in enumerate(ids, 1):
         assessed = selectors.vehicle_health(vehicle_id, start, end)
+        # Stored for the fleet view, which cannot afford 14 days of roll-ups per request.
+        VehicleBaseline.objects.update_or_create(
+            vehicle_id=vehicle_id,
+            first_day=first_day,
+            defaults={"efficiency": assessed.baseline, "computed_at": now},
+        )
         alert = record_verdict(vehicle_id, assessed, start, end, now)
         if alert is not None:
             report.alerts.append(alert)

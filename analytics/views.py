@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from analytics import selectors
+from analytics.health import VERDICTS
 from analytics.params import (
     ALERT_STATES,
     DEFAULT_PAGE_SIZE,
@@ -91,6 +92,11 @@ class FleetViewSet(viewsets.ViewSet):
         parameters=[
             *WINDOW_PARAMETERS,
             OpenApiParameter("flagged", bool, description="Only vehicles below the threshold."),
+            OpenApiParameter(
+                "health",
+                str,
+                description="Only these verdicts, a comma list of: " + ", ".join(VERDICTS),
+            ),
             OpenApiParameter("page", int, description="Page number, from 1."),
             OpenApiParameter(
                 "page_size", int, description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."
@@ -106,7 +112,7 @@ class FleetViewSet(viewsets.ViewSet):
     def efficiency(self, request: Request) -> Response:
         query = parse_fleet_query(request.query_params, timezone.now())
         result = selectors.fleet_efficiency(
-            query.window, flagged_only=query.flagged_only, page=query.page
+            query.window, flagged_only=query.flagged_only, page=query.page, health_in=query.health
         )
         query.page.check_exists(result.count)
         return Response(

@@ -239,6 +239,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two fields named "health" with different choices: a vehicle's verdict, and what an alert
+    # changed it to.
+    "ENUM_NAME_OVERRIDES": {
+        "HealthEnum": "analytics.health.VERDICTS",
+        "AlertHealthEnum": "analytics.models.ALERT_VERDICTS",
+    },
     "SCHEMA_PATH_PREFIX": "/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from fleet.registry.services.mappings import assign_meter
 from tests.analytics.conftest import ac, dc
+from tests.analytics.test_fleet_api import without_health
 from tests.factories import T0, iso
 
 pytestmark = [pytest.mark.django_db, pytest.mark.citus, pytest.mark.usefixtures("each_layout")]
@@ -39,7 +40,9 @@ def test_the_fleet_view_lists_it_first_with_efficiency_zero_and_flagged(
 ) -> None:
     body = analyst.get("/v1/analytics/fleet", {"from": iso(T0), "to": iso(T0 + 4 * H)}).json()
     assert body["count"] == 2
-    assert body["results"][0] == {
+    assert body["results"][0]["health"] == "insufficient_data"
+    assert body["results"][0]["coverage"] == {"vehicle": 0.0, "meter": 0.0083}
+    assert without_health(body["results"][0]) == {
         "vehicleId": "VH_SILENT",
         "total_dc": 0.0,
         "total_ac": 7.5,

@@ -18,6 +18,13 @@ H = timedelta(hours=1)
 M = timedelta(minutes=1)
 
 
+HEALTH_FIELDS = ("coverage", "paired", "baseline_efficiency", "health")
+
+
+def without_health(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in HEALTH_FIELDS}
+
+
 def fleet(client: APIClient, **params: Any) -> Any:
     response = client.get("/v1/analytics/fleet", {"from": iso(T0), "to": iso(T0 + 4 * H), **params})
     assert response.status_code == 200, response.content
@@ -46,7 +53,19 @@ def test_fleet_lists_every_vehicle_worst_first_with_flags(
     body = fleet(analyst)
     assert (body["count"], body["next"], body["previous"]) == (3, None, None)
     assert (body["from"], body["to"], body["threshold"]) == (iso(T0), iso(T0 + 4 * H), 0.85)
-    assert body["results"] == [
+    # A reading or two in four hours: no hour is paired; VH_NOAC has no meter at all.
+    assert [(r["health"], r["coverage"]) for r in body["results"]] == [
+        ("insufficient_data", {"vehicle": 0.0083, "meter": 0.0042}),
+        ("insufficient_data", {"vehicle": 0.0042, "meter": 0.0042}),
+        ("no_meter", {"vehicle": 0.0042, "meter": None}),
+    ]
+    assert body["results"][0]["paired"] == {
+        "hours": 0,
+        "total_dc": 0.0,
+        "total_ac": 0.0,
+        "efficiency": None,
+    }
+    assert [without_health(r) for r in body["results"]] == [
         {
             "vehicleId": "VH_BAD",
             "total_dc": 5.0,
