@@ -29,6 +29,8 @@ MAP_RESOURCE = "fleet.registry.resources.VehicleMeterMapResource"
 PARSE_READINGS = "telemetry.readings.parse_readings"  # (items, limits) -> (readings, errors)
 LIMITS = "telemetry.readings.Limits"
 CURRENT_LIMITS = "telemetry.services.current_limits"  # optional: Limits are built if it's gone
+FLEET_PAGE = "analytics.queries.fleet_page"  # the fleet statement, timed in-process
+BASELINE_WINDOW = "analytics.health.baseline_window"  # which stored baselines a window reads
 
 # manage.py commands the bench database needs before the server starts.
 MIGRATE = ("migrate", "--noinput", "--verbosity", "0")

@@ -73,6 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fleet-hours", type=int, default=24, help="hours of one-a-minute readings")
     p.add_argument("--perf-requests", type=int, help="per-vehicle requests (2000; quick 200)")
     p.add_argument("--fleet-requests", type=int, help="fleet endpoint requests (200; quick 20)")
+    p.add_argument(
+        "--fleet-statement-rounds",
+        type=int,
+        help="in-process rounds of the fleet statement against the one before health (15; quick 3)",
+    )
     p.add_argument("--analytics-clients", type=int, default=1, help="concurrent analytics requests")
     p.add_argument("--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py's)")
     p.add_argument("--mqtt-messages", type=int, help="MQTT single messages (200000; quick 20000)")
@@ -99,6 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.fleet_vehicles = pick(args.fleet_vehicles, 10_000, 500)
     args.perf_requests = pick(args.perf_requests, 2000, 200)
     args.fleet_requests = pick(args.fleet_requests, 200, 20)
+    args.fleet_statement_rounds = pick(args.fleet_statement_rounds, 15, 3)
     args.mqtt_messages = pick(args.mqtt_messages, 200_000, 20_000)
     args.mqtt_batches = pick(args.mqtt_batches, 1_000, 100)
     args.mqtt_paced_seconds = pick(args.mqtt_paced_seconds, 10.0, 3.0)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import data, dataset
-from bench.common import BASE_DIR, BIN, minute_now, say
+from bench.common import BASE_DIR, BIN, minute_now, run_python, say
 from bench.database import (
     COUNT_HISTORY,
     DERIVED,
@@ -184,11 +184,22 @@ def analytics_phase(
     rss.phase = "fleet"
     fleet_result = fleet_requests(args, server, keys)
     rss.phase = "idle"
+    say("fleet statement against the one before health, in-process ...")
+    statement = json.loads(
+        run_python(
+            server.env,
+            "timing the fleet statement",
+            "-m",
+            "bench.fleet_statement",
+            str(args.fleet_statement_rounds),
+        )
+    )
     return {
         "dataset": fleet,
         "check": check,
         "performance": perf,
         "fleet": fleet_result,
+        "fleet_statement": statement,
         "seed_query": dataset.seed_query(url, sample),
     }
 

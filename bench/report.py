@@ -15,6 +15,7 @@ TARGETS = {
     "batch_vs_copy": 0.25,
     "performance_p99_ms": 20.0,
     "fleet_p99_ms": 250.0,
+    "fleet_health_ratio": 1.5,  # the fleet statement with health, against the one before
     "worker_rss_mb": 200.0,
     "mqtt_single_vs_http_batch": 0.5,
     "mqtt_gateway_vs_http_batch": 0.8,
@@ -196,6 +197,7 @@ def _analytics_rows(a: dict[str, Any]) -> list[Row]:
             f"{fl['count']} vehicles",
             f"p99 <= {fleet_target:.0f} ms: " + _verdict((fl["p99_ms"] or 1e9) <= fleet_target),
         ),
+        *_fleet_statement_rows(a.get("fleet_statement")),
         (
             f"seed's JOIN query ({q['vehicle']}, 24 h)",
             f"{q['ms_median']:,.0f} ms; DC {q['seed_total_dc']:,.1f} vs "
@@ -204,6 +206,31 @@ def _analytics_rows(a: dict[str, Any]) -> list[Row]:
             "",
             f"x{q['dc_ratio']:,.0f} DC, x{q['ac_ratio']:,.0f} AC",
             "(wrong by design)",
+        ),
+    ]
+
+
+def _fleet_statement_rows(s: dict[str, Any] | None) -> list[Row]:
+    """The fleet statement with coverage and verdicts against the one before them, in-process,
+    medians of interleaved rounds; then with a tenth of the vehicles given a gap."""
+    if not s:
+        return []
+    target = TARGETS["fleet_health_ratio"]
+    healthy, gaps = s["healthy"], s["with_gaps"]
+    return [
+        (
+            f"fleet statement with health vs before ({s['rounds']} interleaved rounds, in-process)",
+            f"{healthy['current_ms_median']:,.1f} ms vs {healthy['reference_ms_median']:,.1f} ms",
+            "",
+            f"{healthy['ratio']:.2f} x",
+            f"<= {target} x: " + _verdict(healthy["ratio"] <= target),
+        ),
+        (
+            f"the same, {s['gappy_vehicles']:,} vehicles with a one-hour telematics gap",
+            f"{gaps['current_ms_median']:,.1f} ms vs {gaps['reference_ms_median']:,.1f} ms",
+            "",
+            f"{gaps['ratio']:.2f} x",
+            "(information)",
         ),
     ]
 
