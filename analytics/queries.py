@@ -238,37 +238,34 @@ def explain_vehicle_totals(vehicle_id: str, start: datetime, end: datetime) -> d
 #   nested loops on misestimated CTEs, and 0.5 s as hash joins, against 91 ms for the rest).
 # - Each vehicle's row comes from one of three branches (a whole-window mapping, mappings that
 #   change inside the window, no mapping), so that no branch joins every vehicle again.
+def _covered_hours(kwh: str) -> str:
+    """One side's covered hours (at least min_n readings), their energy, and the one hour it
+    did not cover when that is known: its one low hour when every hour has a row, or the
+    window's last hour when that is the one without a row."""
+    low = "FILTER (WHERE readings < %(min_n)s)"
+    return f"""
+            count(*) - count(*) {low} AS cov_hours,
+            sum({kwh}) - coalesce(sum({kwh}) {low}, 0) AS cov_kwh,
+            CASE
+                WHEN count(*) = %(hours)s AND count(*) {low} = 1 THEN max(hour) {low}
+                WHEN count(*) = %(hours)s - 1 AND count(*) {low} = 0
+                    AND max(hour) = %(e)s - interval '2 hours'
+                    THEN %(e)s - interval '1 hour'
+            END AS gap_at"""
+
+
 _FLEET = (
     """
     WITH sums AS (
         SELECT true AS dc_side, vehicle_id AS id, sum(kwh_dc) AS kwh, sum(readings) AS n,
-            sum(battery_temp_sum) AS temp,
-            count(*) - count(*) FILTER (WHERE readings < %(min_n)s) AS cov_hours,
-            sum(kwh_dc) - coalesce(sum(kwh_dc) FILTER (WHERE readings < %(min_n)s), 0)
-                AS cov_kwh,
-            -- The one hour the device did not cover, when that is known: its one low hour when
-            -- every hour has a row, or the window's last hour when that is the one without.
-            CASE
-                WHEN count(*) = %(hours)s AND count(*) FILTER (WHERE readings < %(min_n)s) = 1
-                    THEN max(hour) FILTER (WHERE readings < %(min_n)s)
-                WHEN count(*) = %(hours)s - 1
-                    AND count(*) FILTER (WHERE readings < %(min_n)s) = 0
-                    AND max(hour) = %(e)s - interval '2 hours'
-                    THEN %(e)s - interval '1 hour'
-            END AS gap_at
+            sum(battery_temp_sum) AS temp,"""
+    + _covered_hours("kwh_dc")
+    + """
         FROM {vh} WHERE hour >= %(s)s AND hour < %(e)s GROUP BY vehicle_id
         UNION ALL
-        SELECT false, meter_id, sum(kwh_ac), sum(readings), NULL,
-            count(*) - count(*) FILTER (WHERE readings < %(min_n)s),
-            sum(kwh_ac) - coalesce(sum(kwh_ac) FILTER (WHERE readings < %(min_n)s), 0),
-            CASE
-                WHEN count(*) = %(hours)s AND count(*) FILTER (WHERE readings < %(min_n)s) = 1
-                    THEN max(hour) FILTER (WHERE readings < %(min_n)s)
-                WHEN count(*) = %(hours)s - 1
-                    AND count(*) FILTER (WHERE readings < %(min_n)s) = 0
-                    AND max(hour) = %(e)s - interval '2 hours'
-                    THEN %(e)s - interval '1 hour'
-            END
+        SELECT false, meter_id, sum(kwh_ac), sum(readings), NULL,"""
+    + _covered_hours("kwh_ac")
+    + """
         FROM {mh} WHERE hour >= %(s)s AND hour < %(e)s GROUP BY meter_id
     ),
 """
