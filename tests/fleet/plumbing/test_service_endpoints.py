@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +15,7 @@ from rest_framework.test import APIClient
 
 from fleet.plumbing.middleware import DatabaseUnavailableMiddleware
 from fleet.registry.models import ApiKey
+from fleet.registry.throttles import parse_rate
 from tests.factories import at, make_key, meter, post
 
 pytestmark = pytest.mark.django_db
@@ -118,10 +120,37 @@ def test_each_key_is_throttled_at_its_roles_rate(api_client: APIClient, settings
     statuses = [post(api_client, first, meter("MT1", at(i))).status_code for i in range(4)]
     assert statuses == [200, 200, 200, 429]
     limited = post(api_client, first, meter("MT1", at(9)))
-    assert int(limited["Retry-After"]) > 0
+    assert 0 < int(limited["Retry-After"]) <= 60
     assert limited.json()["status"] == 429
+    assert limited.json()["message"].startswith(
+        "This API key may make 3 requests per min (device keys); slow down."
+    )
     assert post(api_client, second, meter("MT2", at(1))).status_code == 200  # its own budget
     cache.clear()
+
+
+def test_a_throttle_cache_that_cannot_be_reached_lets_requests_through(
+    api_client: APIClient, settings: Settings
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    _, key = make_key(ApiKey.Role.DEVICE)
+    assert [post(api_client, key, meter("MT1", at(i))).status_code for i in range(2)] == [200] * 2
+
+
+def test_the_default_device_rate_leaves_a_gateways_bursts_alone() -> None:
+    # 10,000 devices at one reading a minute through one gateway key, in a 10x burst.
+    rate = parse_rate(django_settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["device"])
+    assert rate.requests / rate.seconds >= 10 * 10_000 / 60
+
+
+def test_an_unreadable_rate_is_refused_with_what_to_write() -> None:
+    with pytest.raises(ValueError, match="write N/s, N/min, N/hour or N/day"):
+        parse_rate("lots")
 
 
 def test_an_unknown_api_path_is_a_json_404() -> None:
