@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fleet.plumbing import citus
+from fleet.plumbing.db import on_live_connection
 from fleet.plumbing.errors import ApiError
 from fleet.registry.models import ApiKey, Meter, Vehicle
 from telemetry import metrics, queries
@@ -295,8 +296,11 @@ def ingest_payload(payload: Any, key: ApiKey, *, now: datetime | None = None) ->
 def store(readings: list[Reading]) -> IngestResult:
     """Store validated readings, all or none, and count them in the metrics: the write half
     of ingest_payload, for a transport that validates message by message and stores the good
-    ones together."""
-    result = ingest_readings(readings)
+    ones together.
+
+    With the API key cached (fleet.registry.auth), this is often a request's first statement,
+    so it is the one that finds a connection the server has closed."""
+    result = on_live_connection(lambda: ingest_readings(readings))
     metrics.INGEST_BATCH_SIZE.observe(len(readings))
     for kind, total, accepted in (
         ("vehicle", result.vehicle_readings, result.vehicle_accepted),

@@ -48,6 +48,17 @@ def clock(_moved_clock: None) -> Iterator[time_machine.Traveller]:
 
 
 @pytest.fixture(autouse=True)
+def _no_cached_keys() -> Iterator[None]:
+    # Each test's keys are its own: a key another test cached (and its database rolled back)
+    # must not answer for it.
+    from fleet.registry.keycache import forget_keys
+
+    forget_keys()
+    yield
+    forget_keys()
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings: Settings) -> None:
     # The manifest storage needs `collectstatic` first; tests render templates without it.
     settings.STORAGES = {

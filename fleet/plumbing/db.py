@@ -12,23 +12,26 @@ from django.db import InterfaceError, OperationalError, connection
 T = TypeVar("T")
 
 
-def on_live_connection(read: Callable[[], T]) -> T:
-    """Run a read-only first statement of a request, once more on a new connection if the kept
-    one turns out to be dead (PostgreSQL restarted or failed over since it was last used).
+def on_live_connection(run: Callable[[], T]) -> T:
+    """Run a request's first statement once more on a new connection if the kept one turns out
+    to be dead (PostgreSQL restarted or failed over since it was last used).
 
     This replaces Django's CONN_HEALTH_CHECKS, which spends a `SELECT 1` round trip at the
     start of every request to find out the same thing: on a busy two-core machine that round
     trip was about a third of a single-reading POST's wall time (py-spy, bench/RESULTS.md).
-    Retrying is safe only for a read outside a transaction; if the server is really down, the
-    second attempt fails within the connect timeout and the caller answers 503.
+    Retrying is safe only outside a transaction, for a read or an idempotent write (storing
+    readings: one stored already is a duplicate the second time), and only when the connection
+    is what failed: a statement timeout on a live connection is raised, not run twice. If the
+    server is really down, the second attempt fails within the connect timeout and the caller
+    answers 503.
     """
     try:
-        return read()
+        return run()
     except (OperationalError, InterfaceError):
-        if connection.in_atomic_block:
+        if connection.in_atomic_block or connection.is_usable():
             raise
         connection.close()
-        return read()
+        return run()
 
 
 def fetch_one_prepared(

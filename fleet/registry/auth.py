@@ -17,8 +17,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from fleet.plumbing.db import on_live_connection
-from fleet.registry import queries
+from fleet.registry.keycache import usable_key
 from fleet.registry.models import ApiKey
 
 KEYWORD = "Api-Key"
@@ -57,8 +56,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             )
         raw = header[1].decode(errors="replace")
         prefix, dot, _ = raw.partition(".")
-        # The request's first statement: it also finds a connection the server has closed.
-        key = on_live_connection(lambda: queries.usable_api_key(prefix)) if dot else None
+        key = usable_key(prefix) if dot else None
         if key is None or not key.is_valid(raw):
             raise exceptions.AuthenticationFailed("The API key is not valid.")
         if key.has_expired:
@@ -66,6 +64,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now  # the cached instance too, or it would write every request
         return KeyUser(key), key
 
     def authenticate_header(self, request: Request) -> str:

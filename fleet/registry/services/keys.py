@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from fleet.registry.keycache import forget_keys
 from fleet.registry.models import ApiKey
 from fleet.registry.services.devices import register_devices
 
@@ -47,7 +48,10 @@ def create_api_key(
 
 
 def revoke_api_key(*, key_id: str) -> None:
+    """Revoke a key: refused at once by this process, and by every other within
+    API_KEY_CACHE_SECONDS (their caches of usable keys, fleet.registry.auth)."""
     ApiKey.objects.filter(pk=key_id).update(revoked=True)
+    forget_keys()
 
 
 def _by_prefix(prefix: str) -> ApiKey:
@@ -60,8 +64,8 @@ def _by_prefix(prefix: str) -> ApiKey:
 
 
 def revoke_by_prefix(*, prefix: str) -> ApiKey:
-    """Revoke the key with this public prefix (it stops working at once; the row stays, for the
-    audit trail)."""
+    """Revoke the key with this public prefix (it stops working within API_KEY_CACHE_SECONDS;
+    the row stays, for the audit trail)."""
     key = _by_prefix(prefix)
     revoke_api_key(key_id=key.pk)
     key.revoked = True

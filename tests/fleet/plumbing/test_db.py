@@ -65,8 +65,9 @@ KEY_LOOKUP = ('%FROM "fleet_api_key" WHERE prefix%',)
 
 @pytest.mark.django_db
 def test_the_key_lookup_and_ingest_statements_are_prepared_on_the_server(
-    api_client: APIClient,
+    api_client: APIClient, settings: Settings
 ) -> None:
+    settings.API_KEY_CACHE_SECONDS = 0  # every request looks its key up
     _, raw = make_key(ApiKey.Role.DEVICE)
     # The session may have served earlier tests: count what these three requests add.
     before = prepared_runs(*METER_INGEST), prepared_runs(*KEY_LOOKUP)
@@ -75,6 +76,33 @@ def test_the_key_lookup_and_ingest_statements_are_prepared_on_the_server(
     after = prepared_runs(*METER_INGEST), prepared_runs(*KEY_LOOKUP)
     assert (after[0] - before[0], after[1] - before[1]) == (3, 3)
     assert MeterTelemetry.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_cached_key_is_looked_up_once_for_many_requests(
+    api_client: APIClient, settings: Settings
+) -> None:
+    settings.API_KEY_CACHE_SECONDS = 5
+    _, raw = make_key(ApiKey.Role.DEVICE)
+    before = prepared_runs(*KEY_LOOKUP)
+    for minute in (1, 2, 3):
+        assert post(api_client, raw, meter("MT1", at(minute))).json()["accepted"] == 1
+    assert prepared_runs(*KEY_LOOKUP) - before == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_key_cached_the_ingest_statement_finds_a_closed_connection_and_retries(
+    api_client: APIClient, settings: Settings
+) -> None:
+    settings.API_KEY_CACHE_SECONDS = 5
+    _, raw = make_key(ApiKey.Role.DEVICE)
+    assert post(api_client, raw, meter("MT1", at(2))).json()["accepted"] == 1
+    before = backend_pid()
+    terminate(before)  # the key is cached: no lookup runs before the ingest statement
+    answer = post(api_client, raw, meter("MT1", at(1)))
+    assert (answer.status_code, answer.json()["accepted"]) == (200, 1)
+    assert backend_pid() != before
+    assert MeterTelemetry.objects.count() == 2
 
 
 @pytest.mark.django_db
