@@ -20,3 +20,8 @@ globals().update(
 )
 
 ROOT_URLCONF = "bench.urls"
+
+# The framework floor takes the API's middleware chain (fleet.plumbing.wsgi), so that it is the
+# same configuration as the endpoints it is compared with.
+if "API_PATH_PREFIXES" in globals():
+    API_PATH_PREFIXES = [*globals()["API_PATH_PREFIXES"], "/bench/"]

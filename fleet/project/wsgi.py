@@ -1,7 +1,7 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleet.project.settings")
 
-application = get_wsgi_application()
+from fleet.plumbing.wsgi import application as _application
+
+application = _application()
