@@ -17,6 +17,8 @@ else:
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 # The work is mostly waiting on PostgreSQL, so more workers than cores keep the cores busy.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # A request that takes longer than this is stuck (statements time out well before it).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 # On SIGTERM, finish in-flight requests (a batch commit) before exiting.

@@ -54,7 +54,7 @@ from bench.database import (
     url_of,
 )
 from bench.mqtt import mqtt_phase
-from bench.phases import analytics_phase, batch_phase, single_phase
+from bench.phases import analytics_phase, batch_phase, mode_label, single_phase, use_wrk
 from bench.report import TARGETS, fmt, machine, table, write_results
 from bench.server import CpuMeter, RssSampler, Server, bench_env
 
@@ -80,6 +80,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--analytics-clients", type=int, default=1, help="concurrent analytics requests")
     p.add_argument("--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py's)")
+    p.add_argument("--worker-class", help="gunicorn worker class (default: gunicorn.conf.py's)")
+    p.add_argument("--threads", type=int, help="threads per gthread worker (gunicorn.conf.py's)")
+    p.add_argument(
+        "--load",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="single-reading load generator: wrk when installed (auto), or bench/loadgen.py",
+    )
     p.add_argument("--mqtt-messages", type=int, help="MQTT single messages (200000; quick 20000)")
     p.add_argument("--mqtt-batches", type=int, help="MQTT gateway batches (1000; quick 100)")
     p.add_argument("--mqtt-consumers", type=int, default=2, help="ingest_mqtt processes")
@@ -126,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"database: {BENCH_DB} on the {where}")
     recreate_database(admin_url)
 
-    env = bench_env(url, args.data_dir, args.workers)
+    env = bench_env(url, args.data_dir, args.workers, args.worker_class, args.threads)
     device_keys, analyst_keys = prepare(env)
     server = Server(env, args.data_dir / "gunicorn.log")
     rss = RssSampler(server)
@@ -190,18 +198,26 @@ def _load_phases(
     analyst_keys: list[str],
     results: dict[str, Any],
 ) -> None:
-    if "floor" not in args.skip:
-        say("framework floor: POST /bench/floor ...")
-        results["floor"] = single_phase(args, server, rss, "floor", "/bench/floor", [])
-        say(f"  {results['floor']['ok_per_s']:,.0f} requests/s")
-    if "single" not in args.skip:
-        say("single-reading ingest: POST /v1/telemetry ...")
-        truncate(url, HISTORY + DERIVED)
-        results["single"] = s = single_phase(
-            args, server, rss, "single", "/v1/telemetry", device_keys
-        )
-        s["stored"] = scalar(url, COUNT_HISTORY)
-        say(f"  {s['ok_per_s']:,.0f} readings/s, p99 {fmt(s['p99_ms'], ' ms', 1)}")
+    # With wrk, each phase runs twice: connections kept (for the clients that keep them) and
+    # a new one per request (cellular devices that reconnect); the Python generator always
+    # opens a new one.
+    modes = ("keep", "close") if use_wrk(args) else ("close",)
+    for mode in modes:
+        suffix = "" if mode == modes[0] else f"_{mode}"
+        if "floor" not in args.skip:
+            say(f"framework floor: POST /bench/floor ({mode_label(args, mode)}) ...")
+            results[f"floor{suffix}"] = f = single_phase(
+                args, server, rss, "floor", "/bench/floor", [], mode
+            )
+            say(f"  {f['ok_per_s']:,.0f} requests/s")
+        if "single" not in args.skip:
+            say(f"single-reading ingest: POST /v1/telemetry ({mode_label(args, mode)}) ...")
+            truncate(url, HISTORY + DERIVED)
+            results[f"single{suffix}"] = s = single_phase(
+                args, server, rss, "single", "/v1/telemetry", device_keys, mode
+            )
+            s["stored"] = scalar(url, COUNT_HISTORY)
+            say(f"  {s['ok_per_s']:,.0f} readings/s, p99 {fmt(s['p99_ms'], ' ms', 1)}")
     if "batch" not in args.skip:
         say("COPY floor, then batch ingest of the same readings ...")
         floor, batch = batch_phase(args, url, server, rss, device_keys)

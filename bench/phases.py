@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import data, dataset
+from bench import data, dataset, wrk
 from bench.common import BASE_DIR, BIN, minute_now, run_python, say
 from bench.database import (
     COUNT_HISTORY,
@@ -67,6 +67,17 @@ def loadgen(spec: dict[str, Any], work_dir: Path, cpu: CpuMeter | None = None) -
 
 
 # --- floor and single-reading ingest --------------------------------------------------------
+def use_wrk(args: argparse.Namespace) -> bool:
+    if args.load == "wrk" and not wrk.available():
+        raise SystemExit("--load wrk: wrk is not installed (apt-get install wrk)")
+    return args.load == "wrk" or (args.load == "auto" and wrk.available())
+
+
+def mode_label(args: argparse.Namespace, mode: str) -> str:
+    driver = "wrk" if use_wrk(args) else "Python load generator"
+    return f"{driver}, " + ("connections kept" if mode == "keep" else "a new connection each")
+
+
 def single_phase(
     args: argparse.Namespace,
     server: Server,
@@ -74,6 +85,7 @@ def single_phase(
     name: str,
     path: str,
     keys: list[str],
+    mode: str = "close",
 ) -> dict[str, Any]:
     rss.phase = name
     spec = {
@@ -90,8 +102,20 @@ def single_phase(
         # A bound on the requests, far above what 2 cores can serve in the phase.
         "max_requests": int((args.warmup + args.seconds) * 6000),
     }
-    with profiled(args.profile, server, name, args.warmup + args.seconds, args.data_dir):
-        result = loadgen(spec, args.data_dir, server.cpu)
+    with profiled(
+        args.profile, server, f"{name}-{mode}", args.warmup + args.seconds, args.data_dir
+    ):
+        if use_wrk(args):
+            assert server.cpu is not None
+            result = wrk.single_phase(spec, args.data_dir, server.cpu, mode)
+        else:
+            result = {"driver": "python", "connections": "close"}
+            result |= loadgen(spec, args.data_dir, server.cpu)
+            if result.get("cpu_cores") and result.get("requests"):
+                cores = result["cpu_cores"]["gunicorn"]
+                result["worker_cpu_ms_per_request"] = (
+                    1000 * cores * result["seconds"] / result["requests"]
+                )
     rss.phase = "idle"
     return result
 

@@ -11,7 +11,8 @@ from typing import Any
 import psutil
 
 TARGETS = {
-    "single_vs_floor": 0.40,
+    "single_vs_floor": 0.60,
+    "single_worker_cpu_ms": 0.4,
     "batch_vs_copy": 0.25,
     "performance_p99_ms": 20.0,
     "fleet_p99_ms": 250.0,
@@ -71,27 +72,48 @@ def _latency(phase: dict[str, Any], digits: int) -> str:
 
 
 # --- the rows -------------------------------------------------------------------------------
+def _connections(phase: dict[str, Any]) -> str:
+    driver = phase.get("driver", "python")
+    kept = "connections kept" if phase.get("connections") == "keep" else "a new connection each"
+    return f"{driver}, {kept}"
+
+
 def _single_rows(r: dict[str, Any]) -> list[Row]:
-    s, f = r["single"], r["floor"]
-    ratio = s["ok_per_s"] / f["ok_per_s"] if f["ok_per_s"] else 0
-    r["ratios"]["single_vs_floor"] = ratio
-    target = TARGETS["single_vs_floor"]
-    return [
-        (
-            f"single-reading ingest ({r['options']['clients']} clients, {s['seconds']:.0f} s)",
-            f"{fmt(s['ok_per_s'])} readings/s, {_latency(s, 1)}",
-            _cpu(s),
-            f"{ratio:.2f} x floor",
-            f">= {target:.2f} x: " + _verdict(ratio >= target),
-        ),
-        (
-            "  framework floor (DRF POST, no DB)",
-            f"{fmt(f['ok_per_s'])} requests/s, {_latency(f, 1)}",
-            _cpu(f),
-            "",
-            "",
-        ),
-    ]
+    rows: list[Row] = []
+    for suffix in ("", "_close"):
+        s, f = r.get(f"single{suffix}"), r.get(f"floor{suffix}")
+        if s is None or f is None:
+            continue
+        ratio = s["ok_per_s"] / f["ok_per_s"] if f["ok_per_s"] else 0
+        cpu_ms = s.get("worker_cpu_ms_per_request")
+        target, cpu_target = TARGETS["single_vs_floor"], TARGETS["single_worker_cpu_ms"]
+        if not suffix:
+            r["ratios"]["single_vs_floor"] = ratio
+        rows += [
+            (
+                f"single-reading ingest ({r['options']['clients']} clients, {s['seconds']:.0f} s; "
+                f"{_connections(s)})",
+                f"{fmt(s['ok_per_s'])} readings/s, {_latency(s, 1)}",
+                _cpu(s),
+                f"{ratio:.2f} x floor",
+                f">= {target:.2f} x: " + _verdict(ratio >= target),
+            ),
+            (
+                "  worker CPU per single-reading request",
+                fmt(cpu_ms, " ms", 3),
+                "",
+                "",
+                f"<= {cpu_target} ms: " + _verdict(cpu_ms is not None and cpu_ms <= cpu_target),
+            ),
+            (
+                f"  framework floor (DRF POST, no DB; {_connections(f)})",
+                f"{fmt(f['ok_per_s'])} requests/s, {_latency(f, 1)}",
+                _cpu(f),
+                "",
+                "",
+            ),
+        ]
+    return rows
 
 
 def _batch_rows(r: dict[str, Any]) -> list[Row]:
@@ -262,7 +284,7 @@ def table(results: dict[str, Any]) -> str:
     """The markdown table of the phases that ran; fills results["ratios"] on the way."""
     r = results
     rows: list[Row] = []
-    if "single" in r and "floor" in r:
+    if ("single" in r and "floor" in r) or ("single_close" in r and "floor_close" in r):
         rows += _single_rows(r)
     if "batch" in r and "copy_floor" in r:
         rows += _batch_rows(r)

@@ -36,7 +36,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_env(url: str, data_dir: Path, workers: int | None) -> dict[str, str]:
+def bench_env(
+    url: str,
+    data_dir: Path,
+    workers: int | None,
+    worker_class: str | None = None,
+    threads: int | None = None,
+) -> dict[str, str]:
     """This process's environment for the server, manage.py and the Django subprocesses, with
     the bench database instead of any configured one."""
     env = {
@@ -60,6 +66,10 @@ def bench_env(url: str, data_dir: Path, workers: int | None) -> dict[str, str]:
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)
+    if worker_class:
+        env["GUNICORN_WORKER_CLASS"] = worker_class
+    if threads:
+        env["GUNICORN_THREADS"] = str(threads)
     return env
 
 
