@@ -101,7 +101,6 @@ INSTALLED_APPS = [
     "import_export",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_prometheus",
     "axes",
     "fleet.registry",
     "telemetry",
@@ -109,7 +108,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # First, so it times the whole chain (fleet.plumbing.metrics).
+    "fleet.plumbing.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "fleet.plumbing.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -122,7 +122,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 # API requests (fleet.plumbing.wsgi) skip what only the back office uses: sessions, CSRF,
 # logins and their lockout, messages, the display time zone, static files and frame headers.

@@ -14,12 +14,15 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         # A rate that cannot be read fails the start, not every request.
-        from django.conf import settings
         from django.core.exceptions import ImproperlyConfigured
+        from rest_framework.settings import api_settings
 
         from fleet.registry.throttles import parse_rate
 
-        for role, text in settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).items():
+        rates = api_settings.DEFAULT_THROTTLE_RATES
+        for role, text in rates.items():
+            if text is None:  # a role left unthrottled
+                continue
             try:
                 parse_rate(str(text))
             except ValueError as exc:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from pytest_django.fixtures import Settings
+from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
 from fleet.plumbing.middleware import DatabaseUnavailableMiddleware
@@ -97,7 +97,15 @@ def test_metrics_count_accepted_duplicate_and_rejected_readings(api_client: APIC
     assert metric(after, name.format("duplicate")) - metric(before, name.format("duplicate")) == 1
     assert metric(after, name.format("rejected")) - metric(before, name.format("rejected")) == 1
     assert "fleet_ingest_batch_size_bucket" in after
-    assert "django_http_requests_latency_seconds_by_view_method" in after
+    latency = (
+        'django_http_requests_latency_seconds_by_view_method_count{method="POST",view="telemetry"}'
+    )
+    assert metric(after, latency) - metric(before, latency) == 3
+    refused = (
+        "django_http_responses_total_by_status_view_method_total"
+        '{method="POST",status="400",view="telemetry"}'
+    )
+    assert metric(after, refused) - metric(before, refused) == 1
 
 
 def test_metrics_are_not_public(settings: Settings) -> None:
@@ -144,7 +152,7 @@ def test_a_throttle_cache_that_cannot_be_reached_lets_requests_through(
 
 def test_the_default_device_rate_leaves_a_gateways_bursts_alone() -> None:
     # 10,000 devices at one reading a minute through one gateway key, in a 10x burst.
-    rate = parse_rate(django_settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["device"])
+    rate = parse_rate(api_settings.DEFAULT_THROTTLE_RATES["device"])
     assert rate.requests / rate.seconds >= 10 * 10_000 / 60
 
 

@@ -35,11 +35,10 @@ def app() -> Any:
 
 def test_the_api_chain_is_the_full_one_without_the_back_offices_middleware() -> None:
     assert settings.API_MIDDLEWARE == [
-        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        "fleet.plumbing.metrics.RequestMetricsMiddleware",
         "django.middleware.security.SecurityMiddleware",
         "fleet.plumbing.middleware.DatabaseUnavailableMiddleware",
         "django.middleware.common.CommonMiddleware",
-        "django_prometheus.middleware.PrometheusAfterMiddleware",
     ]
 
 
