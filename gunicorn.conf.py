@@ -15,8 +15,12 @@ else:
     _metrics_dir = ""
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-# The work is mostly waiting on PostgreSQL, so more workers than cores keep the cores busy.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+# Sync workers, one more than the cores: one can run while another waits on PostgreSQL, and no
+# more, since a worker that waits for a core only adds latency. Measured with wrk on 2 cores
+# (bench/RESULTS.md, third round): 3 sync workers served single readings at 370/s (p99 74 ms)
+# against 330/s (p99 93 ms) for 5; gthread (2 x 4 threads), which keeps connections alive,
+# served the floor faster (963/s against 856/s) but single readings slower (308/s, p99 168 ms).
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # A request that takes longer than this is stuck (statements time out well before it).
