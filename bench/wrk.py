@@ -69,14 +69,14 @@ def single_phase(spec: dict[str, Any], work_dir: Path, cpu: CpuMeter, mode: str)
     """Warm-up, then the measured run, on fresh readings each (no request repeats another).
     mode: "keep" (connections kept, if the server keeps them) or "close" (one per request)."""
     measured_count = spec["max_requests"]
-    warm_count = max(1, spec["max_requests"] * spec["warmup"] // max(1, spec["duration"]))
+    warm_count = max(1, int(spec["max_requests"] * spec["warmup"] / max(1, spec["duration"])))
     measured, warm = work_dir / f"wrk-{spec['name']}.txt", work_dir / f"wrk-{spec['name']}-warm.txt"
     _write_bodies(measured, spec, 0, measured_count)
     _write_bodies(warm, spec, measured_count, warm_count)
     if spec["warmup"]:
-        _run(spec, warm, spec["warmup"], mode)
+        _run(spec, warm, max(1, round(spec["warmup"])), mode)
     started = cpu.start()
-    out = _run(spec, measured, spec["duration"], mode)
+    out = _run(spec, measured, max(1, round(spec["duration"])), mode)
     usage = cpu.stop(started)
     seconds = out["duration_us"] / 1e6
     errors = out["errors"]
