@@ -5,6 +5,8 @@ import os
 import shutil
 import tempfile
 
+from fleet.plumbing.accesslog import ACCESS_FORMAT
+
 # Metrics from every worker add up at /metrics (prometheus_client's multiprocess mode). Set
 # before any worker imports prometheus_client; a fresh folder per start so old counts vanish.
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
@@ -36,7 +38,7 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 # key= is the API key's public prefix (the admin lists keys by it), never its secret, and
 # nothing of other schemes such as the metrics bearer token (fleet.plumbing.accesslog).
 logger_class = "fleet.plumbing.accesslog.AccessLogger"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms key=%(k)s'
+access_log_format = ACCESS_FORMAT
 errorlog = "-"
 
 
