@@ -502,22 +502,13 @@ def fleet_page(
         baseline_day=baseline_day,
     )
     rows = _run(_FLEET, params)
+    page = [FleetRow(*row[:-2]) for row in rows]
     if not rows and offset:
-        # A page past the end still reports how many there are.
-        counts, _ = fleet_page(
-            start,
-            end,
-            threshold=threshold,
-            flagged_only=flagged_only,
-            limit=1,
-            offset=0,
-            health=health,
-            baseline_day=baseline_day,
-        )
-        return counts, []
+        # A page past the end still reports how many there are: the first row carries them.
+        rows = _run(_FLEET, {**params, "limit": 1, "offset": 0})
     if not rows:
         return FleetCounts(0, 0), []
-    return FleetCounts(rows[0][-2], rows[0][-1]), [FleetRow(*row[:-2]) for row in rows]
+    return FleetCounts(rows[0][-2], rows[0][-1]), page
 
 
 def explain_fleet_page(start: datetime, end: datetime, *, analyze: bool = False) -> list[str]:

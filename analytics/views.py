@@ -82,6 +82,14 @@ class PerformanceViewSet(viewsets.ViewSet):
         )
 
 
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="Page number, from 1."),
+    OpenApiParameter(
+        "page_size", int, description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."
+    ),
+]
+
+
 class FleetViewSet(viewsets.ViewSet):
     """GET /v1/analytics/fleet: every vehicle's efficiency, worst first, paginated."""
 
@@ -97,10 +105,7 @@ class FleetViewSet(viewsets.ViewSet):
                 str,
                 description="Only these verdicts, a comma list of: " + ", ".join(VERDICTS),
             ),
-            OpenApiParameter("page", int, description="Page number, from 1."),
-            OpenApiParameter(
-                "page_size", int, description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."
-            ),
+            *PAGE_PARAMETERS,
         ],
         responses={
             200: FleetPageSerializer,
@@ -141,10 +146,7 @@ class AlertViewSet(viewsets.ViewSet):
             OpenApiParameter(
                 "state", str, enum=list(ALERT_STATES), description="open or acknowledged."
             ),
-            OpenApiParameter("page", int, description="Page number, from 1."),
-            OpenApiParameter(
-                "page_size", int, description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."
-            ),
+            *PAGE_PARAMETERS,
         ],
         responses={
             200: AlertPageSerializer,

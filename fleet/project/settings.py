@@ -107,35 +107,27 @@ INSTALLED_APPS = [
     "analytics",
 ]
 
-MIDDLEWARE = [
-    # First, so it times the whole chain (fleet.plumbing.metrics).
-    "fleet.plumbing.metrics.RequestMetricsMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "fleet.plumbing.middleware.DatabaseUnavailableMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "fleet.plumbing.timezones.DisplayTimeZoneMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
-    "axes.middleware.AxesMiddleware",
-]
-# API requests (fleet.plumbing.wsgi) skip what only the back office uses: sessions, CSRF,
+# Each entry says whether API requests need it (fleet.plumbing.wsgi gives paths under
+# API_PATH_PREFIXES the short chain): they skip what only the back office uses, sessions, CSRF,
 # logins and their lockout, messages, the display time zone, static files and frame headers.
-BACK_OFFICE_MIDDLEWARE = {
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "fleet.plumbing.timezones.DisplayTimeZoneMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "axes.middleware.AxesMiddleware",
-}
-API_MIDDLEWARE = [m for m in MIDDLEWARE if m not in BACK_OFFICE_MIDDLEWARE]
+_MIDDLEWARE = [
+    # First, so it times the whole chain (fleet.plumbing.metrics).
+    ("fleet.plumbing.metrics.RequestMetricsMiddleware", True),
+    ("django.middleware.security.SecurityMiddleware", True),
+    ("fleet.plumbing.middleware.DatabaseUnavailableMiddleware", True),
+    ("whitenoise.middleware.WhiteNoiseMiddleware", False),
+    ("django.contrib.sessions.middleware.SessionMiddleware", False),
+    ("django.middleware.common.CommonMiddleware", True),
+    ("django.middleware.csrf.CsrfViewMiddleware", False),
+    ("django.contrib.auth.middleware.AuthenticationMiddleware", False),
+    ("fleet.plumbing.timezones.DisplayTimeZoneMiddleware", False),
+    ("django.contrib.messages.middleware.MessageMiddleware", False),
+    ("django.middleware.clickjacking.XFrameOptionsMiddleware", False),
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    ("axes.middleware.AxesMiddleware", False),
+]
+MIDDLEWARE = [path for path, _ in _MIDDLEWARE]
+API_MIDDLEWARE = [path for path, api in _MIDDLEWARE if api]
 API_PATH_PREFIXES = ["/v1/", "/healthz", "/readyz", "/metrics"]
 
 # Failed admin logins: django-axes locks out a username, and separately an address, after
