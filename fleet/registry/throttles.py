@@ -1,8 +1,11 @@
 """Per-key request throttling: each API key gets its role's rate (settings, DRF style "N/min").
 
-Counted in fixed windows (one counter per key and window) in Django's cache: per worker process
-with the default local-memory cache, so the effective limit is the rate times the workers, and
-once for all workers when CACHE_URL points at Redis (one INCR and EXPIRE, pipelined).
+Counted in fixed windows (one counter per key and window): once for all workers when CACHE_URL
+points at Redis (one INCR and EXPIRE, pipelined), per worker process with the default
+local-memory cache, so the effective limit is the rate times the workers. For the local-memory
+cache the counters are a dict of this process instead of cache entries: that cache is this
+process's memory anyway, and its add() and incr() (a pickle, a lock and a key check each) cost
+12 us a request against well under 1 us.
 
 Not DRF's SimpleRateThrottle: it keeps the timestamp of every request in the window and
 rewrites that list in the cache on each request, so at a gateway's rate (100,000 a minute, see
@@ -14,11 +17,13 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -52,10 +57,37 @@ def parse_rate(text: str) -> Rate:
     return Rate(int(count), seconds, f"{int(count):,} requests per {period.strip()}")
 
 
-def _count(cache_key: str, seconds: int) -> int | None:
-    """Add one to the window's counter and return it; None when the cache cannot be reached
-    (the request is let through: a throttle must not take the API down with it)."""
+class _ProcessCounters:
+    """One counter per throttle identity, for its current window only (a new window starts it
+    again at 0), so it holds one entry per key this process has seen."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[int, int]] = {}  # identity -> (window, count)
+        self._lock = threading.Lock()  # gthread workers count from several threads
+
+    def incr(self, identity: str, window: int) -> int:
+        with self._lock:
+            held, count = self._windows.get(identity, (window, 0))
+            count = count + 1 if held == window else 1
+            self._windows[identity] = (window, count)
+            return count
+
+
+_PROCESS_COUNTERS = _ProcessCounters()
+
+# The windows' clock, a module attribute so tests can set the time instead of racing a window's
+# end.
+clock = time.time
+
+
+def _count(identity: str, window: int, seconds: int) -> int | None:
+    """Add one to the counter of `identity` in `window` and return it; None when the cache
+    cannot be reached (the request is let through: a throttle must not take the API down with
+    it)."""
     backend: Any = caches["default"]
+    if isinstance(backend, LocMemCache):
+        return _PROCESS_COUNTERS.incr(identity, window)
+    cache_key = f"{identity}:{window}"
     try:
         if isinstance(backend, RedisCache):
             full_key = backend.make_and_validate_key(cache_key)
@@ -64,7 +96,7 @@ def _count(cache_key: str, seconds: int) -> int | None:
             pipe.incr(full_key)
             pipe.expire(full_key, seconds + 1, nx=True)
             return int(pipe.execute()[0])
-        # Local memory: add() creates the window's counter once, incr() is atomic in-process.
+        # Another shared cache: add() creates the window's counter once, incr() counts.
         backend.add(cache_key, 0, timeout=seconds + 1)
         return int(backend.incr(cache_key))
     except Exception as exc:  # the cache server down, or the counter evicted between the calls
@@ -88,9 +120,9 @@ class ApiKeyRateThrottle(BaseThrottle):
         if text is None:
             return True
         rate = parse_rate(str(text))
-        now = time.time()
+        now = clock()
         window = int(now // rate.seconds)
-        count = _count(f"throttle:{key.role}:{key.prefix}:{window}", rate.seconds)
+        count = _count(f"throttle:{key.role}:{key.prefix}", window, rate.seconds)
         if count is None or count <= rate.requests:
             return True
         wait = max(1, math.ceil((window + 1) * rate.seconds - now))
