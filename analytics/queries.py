@@ -8,6 +8,7 @@ to that vehicle at the reading's time.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from psycopg import sql
 
 from analytics.models import VehicleBaseline
 from fleet.plumbing import citus
+from fleet.plumbing.db import fetch_all_prepared
 from fleet.plumbing.sql import identifier
 from fleet.registry.models import Vehicle, VehicleMeterMap
 from telemetry.models import MeterHourly, MeterTelemetry, VehicleHourly, VehicleTelemetry
@@ -61,12 +63,30 @@ class VehicleTotals:
     meters: list[str]  # meters mapped to it during the window, in order of first mapping
 
 
+@functools.cache
+def _rendered(statement: str, span_filter: str) -> str:
+    """The statement's text with its identifiers quoted, once per process."""
+    return sql.SQL(statement).format(**_tables(), span_filter=sql.SQL(span_filter)).as_string()
+
+
 def _run(
-    statement: str, params: dict[str, Any], *, explain: bool = False, span_filter: str = ""
+    statement: str,
+    params: dict[str, Any],
+    *,
+    explain: bool = False,
+    span_filter: str = "",
+    prepare: bool = False,
 ) -> Any:
-    query = sql.SQL(statement).format(**_tables(), span_filter=sql.SQL(span_filter))
+    """The statement's rows. prepare: as a server-side prepared statement, for the per-vehicle
+    reads: PostgreSQL spent more time planning them (0.6-1.0 ms each, the raw edges going
+    through the partitioned history) than running them (0.2-0.5 ms), and a request makes four.
+    Not the fleet statement: its plan should follow the window's size, which a generic plan
+    would not."""
+    query = _rendered(statement, span_filter)
     if explain:
-        query = sql.SQL("EXPLAIN (FORMAT JSON) ") + query
+        query = "EXPLAIN (FORMAT JSON) " + query
+    elif prepare:
+        return fetch_all_prepared(query, params)
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         return cursor.fetchall()
@@ -198,6 +218,7 @@ def vehicle_totals(vehicle_id: str, start: datetime, end: datetime) -> VehicleTo
         _VEHICLE_PERFORMANCE,
         _vehicle_params(vehicle_id, start, end),
         span_filter="AND m.vehicle_id = %(v)s",
+        prepare=True,
     )
     return VehicleTotals(
         known,
@@ -559,7 +580,10 @@ def vehicle_hourly_series(
     if _routed():
         return routed_vehicle_hourly_series(vehicle_id, start, end)
     return _run(
-        _SERIES, {"v": vehicle_id, "s": start, "e": end}, span_filter="AND m.vehicle_id = %(v)s"
+        _SERIES,
+        {"v": vehicle_id, "s": start, "e": end},
+        span_filter="AND m.vehicle_id = %(v)s",
+        prepare=True,
     )
 
 
@@ -636,6 +660,7 @@ def vehicle_spans(vehicle_id: str, start: datetime, end: datetime) -> tuple[bool
         _VEHICLE_SPANS,
         {"v": vehicle_id, "s": start, "e": end},
         span_filter="AND m.vehicle_id = %(v)s",
+        prepare=True,
     )
     known = bool(rows[0][0])
     return known, [Span(*row[1:]) for row in rows if row[1] is not None]
@@ -772,6 +797,7 @@ def vehicle_hours(vehicle_id: str, start: datetime, end: datetime) -> list[HourR
         _VEHICLE_HOURS,
         _vehicle_params(vehicle_id, start, end),
         span_filter="AND m.vehicle_id = %(v)s",
+        prepare=True,
     )
     return [HourRow(hour, dc, int(dc_n), ac, int(ac_n)) for hour, dc, dc_n, ac, ac_n in rows]
 

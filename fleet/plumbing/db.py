@@ -50,15 +50,37 @@ def fetch_one_prepared(
     failed. Behind PgBouncer in transaction mode this needs PgBouncer 1.21+
     (max_prepared_statements); DB_PREPARED_STATEMENTS=false turns it off.
     """
+    rows = _prepared(query, params, one=True)
+    return rows[0] if rows else None
+
+
+def fetch_all_prepared(
+    query: str, params: Sequence[Any] | Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """fetch_one_prepared for every row: for the per-vehicle reads, whose planning (the raw
+    edges go through the partitioned history) cost PostgreSQL more than running them."""
+    return _prepared(query, params, one=False)
+
+
+def _prepared(
+    query: str, params: Sequence[Any] | Mapping[str, Any], *, one: bool
+) -> list[tuple[Any, ...]]:
     if not settings.DB_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
             cursor.execute(query, params)
-            return cursor.fetchone()
+            return _rows(cursor, one)
     connection.ensure_connection()
     connection.validate_no_broken_transaction()  # as Django's own cursors do
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(query, params, prepare=True)
-        return cursor.fetchone()
+        return _rows(cursor, one)
+
+
+def _rows(cursor: Any, one: bool) -> list[tuple[Any, ...]]:
+    if not one:
+        return list(cursor.fetchall())
+    row = cursor.fetchone()
+    return [] if row is None else [row]
 
 
 def fetch_all_bound(

@@ -12,6 +12,7 @@ from fleet.registry.services.devices import register_devices
 from fleet.registry.services.mappings import add_mapping, assign_meter, unassign_meter
 from tests.analytics.conftest import Store, ac, dc
 from tests.factories import T0, at, iso, make_key, meter, post, vehicle
+from tests.support.prepared import prepared_runs
 
 pytestmark = [pytest.mark.django_db, pytest.mark.citus, pytest.mark.usefixtures("each_layout")]
 H = timedelta(hours=1)
@@ -238,3 +239,29 @@ def test_unassigned_vehicle_after_window_still_counts_inside_it(
     unassign_meter(vehicle_id="VH1", at=T0 + 30 * M)
     store(ac("MT1", T0 + 10 * M, "1"), ac("MT1", T0 + 40 * M, "2"))
     assert perf(analyst, "VH1", **window(T0, T0 + H))["total_ac"] == 1.0
+
+
+def test_the_per_vehicle_reads_are_prepared_and_answer_as_unprepared_ones(
+    analyst: APIClient, store: Store, settings: Any, each_layout: str
+) -> None:
+    assign_meter(vehicle_id="VH1", meter_id="MT1", at=T0 - H)
+    assign_meter(vehicle_id="VH1", meter_id="MT2", at=T0 + 2 * H + 17 * M)
+    store(
+        ac("MT1", T0 + 1 * H, "5"),
+        ac("MT1", T0 + 2 * H + 16 * M, "0.25"),
+        ac("MT2", T0 + 2 * H + 17 * M, "9"),
+        dc("VH1", T0 + 1 * H, "12.5"),
+        dc("VH1", T0 + 2 * H + 30 * M, "3.25"),
+    )
+    # The window's ends inside hours, so the raw edges are read too.
+    params = window(T0 + 10 * M, T0 + 3 * H + 5 * M)
+    hourly = ('%FROM "vehicle_hourly" WHERE vehicle_id%',)
+    before = prepared_runs(*hourly)
+    prepared = perf(analyst, "VH1", **params)
+    # Single layout: vehicle_totals and the window's and the baseline's vehicle_hours, one
+    # run each. The shard-routed forms are left as they were: they name the device as a
+    # literal, which Citus routes on.
+    assert prepared_runs(*hourly) - before == (3 if each_layout == "single" else 0)
+    settings.DB_PREPARED_STATEMENTS = False
+    assert perf(analyst, "VH1", **params) == prepared
+    assert (prepared["total_dc"], prepared["total_ac"]) == (15.75, 14.25)

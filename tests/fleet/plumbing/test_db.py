@@ -13,6 +13,7 @@ from fleet.registry import queries
 from fleet.registry.models import ApiKey
 from telemetry.models import MeterTelemetry
 from tests.factories import at, make_key, meter, post
+from tests.support.prepared import prepared_runs
 
 
 def backend_pid() -> int:
@@ -46,17 +47,6 @@ def test_inside_a_transaction_a_lost_connection_is_not_retried() -> None:
         terminate(backend_pid())
         on_live_connection(lambda: queries.usable_api_key(key.prefix))
     connection.close()
-
-
-def prepared_runs(like: str, not_like: str = "-") -> int:
-    """Executions in this session of the prepared statements matching `like` (0 if none)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements "
-            "WHERE statement LIKE %s AND statement NOT LIKE %s",
-            [like, not_like],
-        )
-        return int(cursor.fetchone()[0])
 
 
 METER_INGEST = ('%INSERT INTO "meter_telemetry"%', '%INSERT INTO "vehicle_telemetry"%')
