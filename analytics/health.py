@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # analytics.models imports the verdict names from here
     from analytics.queries import HourRow, Span
 
 HOUR = timedelta(hours=1)
+_HOUR_SECONDS = Decimal(3600)
 DAY = timedelta(days=1)
 
 OK, LEAK, DEGRADED, INSUFFICIENT, NO_METER = (
@@ -80,10 +81,12 @@ def _seconds(delta: timedelta) -> Decimal:
 
 
 def _mapped_seconds(spans: Iterable[Span], start: datetime, end: datetime) -> Decimal:
-    return sum(
-        (max(Decimal(0), _seconds(min(span.end, end) - max(span.start, start))) for span in spans),
-        Decimal(0),
-    )
+    total = Decimal(0)
+    for span in spans:
+        overlap_start, overlap_end = max(span.start, start), min(span.end, end)
+        if overlap_end > overlap_start:
+            total += _seconds(overlap_end - overlap_start)
+    return total
 
 
 def _share(readings: int, seconds: Decimal) -> Decimal:
@@ -102,26 +105,55 @@ def coverage(
     return vehicle, (_share(meter_readings, mapped) if mapped else None)
 
 
+@dataclass(frozen=True)
+class _Floor:
+    """EFFICIENCY_MIN_COVERAGE and the reading interval, read from the settings once per
+    computation: a baseline checks about 700 hour-sides, and reading and converting the two
+    settings for each was a third of a per-vehicle request's CPU."""
+
+    share: Decimal
+    interval: int
+
+    @classmethod
+    def configured(cls) -> _Floor:
+        share = Decimal(str(settings.EFFICIENCY_MIN_COVERAGE))
+        return cls(share, settings.TELEMETRY_READING_INTERVAL_SECONDS)
+
+    def covers(self, readings: int, seconds: Decimal) -> bool:
+        return readings * self.interval >= self.share * seconds
+
+
 def covered(readings: int, seconds: Decimal) -> bool:
     """Whether `readings` are at least EFFICIENCY_MIN_COVERAGE of those expected in `seconds`.
     Compared as readings x interval >= share x seconds, without a division, so that the fleet
     statement (analytics.queries._FLEET) decides every hour exactly as this does."""
-    floor = Decimal(str(settings.EFFICIENCY_MIN_COVERAGE))
-    return readings * settings.TELEMETRY_READING_INTERVAL_SECONDS >= floor * seconds
+    return _Floor.configured().covers(readings, seconds)
 
 
 def paired(hours: list[HourRow], spans: list[Span], start: datetime, end: datetime) -> Paired:
     """The hours of [start, end) with both sides covered, and their DC and AC totals."""
-    by_hour = {row.hour: row for row in hours}
+    return _paired({row.hour: row for row in hours}, spans, start, end, _Floor.configured())
+
+
+def _paired(
+    by_hour: dict[datetime, HourRow],
+    spans: list[Span],
+    start: datetime,
+    end: datetime,
+    floor: _Floor,
+) -> Paired:
     count, dc, ac = 0, Decimal(0), Decimal(0)
     for hour, part_start, part_end in _hours_of(start, end):
         row = by_hour.get(hour)
-        mapped = _mapped_seconds(spans, part_start, part_end)
-        if row is None or not mapped:
+        if row is None:  # before the mapped seconds: an hour without readings is common
             continue
-        if covered(row.dc_readings, _seconds(part_end - part_start)) and covered(
-            row.ac_readings, mapped
-        ):
+        mapped = _mapped_seconds(spans, part_start, part_end)
+        if not mapped:
+            continue
+        seconds = (
+            _HOUR_SECONDS if part_end - part_start == HOUR else _seconds(part_end - part_start)
+        )
+        if floor.covers(row.dc_readings, seconds) and floor.covers(row.ac_readings, mapped):
             count += 1
             dc += row.dc
             ac += row.ac
@@ -139,10 +171,12 @@ def baseline(
 ) -> Decimal | None:
     """Median daily paired efficiency over [start, end) (whole days), or None with fewer than
     EFFICIENCY_BASELINE_MIN_DAYS days that have enough paired hours."""
+    by_hour = {row.hour: row for row in hours}
+    floor = _Floor.configured()
     ratios = []
     day = start
     while day < end:
-        of_day = paired(hours, spans, day, day + DAY)
+        of_day = _paired(by_hour, spans, day, day + DAY, floor)
         if of_day.hours >= settings.EFFICIENCY_MIN_PAIRED_HOURS and of_day.ratio is not None:
             ratios.append(of_day.ratio)
         day += DAY
