@@ -106,16 +106,20 @@ def coverage(
 
 
 @dataclass(frozen=True)
-class _Floor:
-    """EFFICIENCY_MIN_COVERAGE and the reading interval, read from the settings once per
-    computation: a baseline checks about 700 hour-sides, and reading and converting the two
-    settings for each was a third of a per-vehicle request's CPU."""
+class CoverageFloor:
+    """Whether a side's readings cover the seconds it was expected to report for: at least
+    EFFICIENCY_MIN_COVERAGE of one reading every TELEMETRY_READING_INTERVAL_SECONDS.
+
+    Compared as readings x interval >= share x seconds, without a division, so that the fleet
+    statement (analytics.queries._FLEET) decides every hour exactly as this does. The two
+    settings are read once per computation: a baseline checks about 700 hour-sides, and
+    reading and converting them for each was a third of a per-vehicle request's CPU."""
 
     share: Decimal
     interval: int
 
     @classmethod
-    def configured(cls) -> _Floor:
+    def configured(cls) -> CoverageFloor:
         share = Decimal(str(settings.EFFICIENCY_MIN_COVERAGE))
         return cls(share, settings.TELEMETRY_READING_INTERVAL_SECONDS)
 
@@ -123,16 +127,9 @@ class _Floor:
         return readings * self.interval >= self.share * seconds
 
 
-def covered(readings: int, seconds: Decimal) -> bool:
-    """Whether `readings` are at least EFFICIENCY_MIN_COVERAGE of those expected in `seconds`.
-    Compared as readings x interval >= share x seconds, without a division, so that the fleet
-    statement (analytics.queries._FLEET) decides every hour exactly as this does."""
-    return _Floor.configured().covers(readings, seconds)
-
-
 def paired(hours: list[HourRow], spans: list[Span], start: datetime, end: datetime) -> Paired:
     """The hours of [start, end) with both sides covered, and their DC and AC totals."""
-    return _paired({row.hour: row for row in hours}, spans, start, end, _Floor.configured())
+    return _paired({row.hour: row for row in hours}, spans, start, end, CoverageFloor.configured())
 
 
 def _paired(
@@ -140,7 +137,7 @@ def _paired(
     spans: list[Span],
     start: datetime,
     end: datetime,
-    floor: _Floor,
+    floor: CoverageFloor,
 ) -> Paired:
     count, dc, ac = 0, Decimal(0), Decimal(0)
     for hour, part_start, part_end in _hours_of(start, end):
@@ -172,7 +169,7 @@ def baseline(
     """Median daily paired efficiency over [start, end) (whole days), or None with fewer than
     EFFICIENCY_BASELINE_MIN_DAYS days that have enough paired hours."""
     by_hour = {row.hour: row for row in hours}
-    floor = _Floor.configured()
+    floor = CoverageFloor.configured()
     ratios = []
     day = start
     while day < end:

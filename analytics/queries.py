@@ -463,7 +463,7 @@ class FleetCounts:
 
 def _min_readings_an_hour() -> int:
     """The fewest readings that cover an hour: readings x interval >= share x 3600, solved
-    exactly (analytics.health.covered)."""
+    exactly (analytics.health.CoverageFloor)."""
     share = Fraction(str(settings.EFFICIENCY_MIN_COVERAGE))
     return math.ceil(share * 3600 / settings.TELEMETRY_READING_INTERVAL_SECONDS)
 
